@@ -1,0 +1,1 @@
+"""Moyai: shared municipal cloud (自治体クラウド)."""

@@ -1,0 +1,25 @@
+"""The REST API: django-ninja, OpenAPI at /api/v1/docs, problem+json errors."""
+
+from __future__ import annotations
+
+from ninja import NinjaAPI
+
+from moyai.platform.audit.api import router as audit_router
+from moyai.platform.http import problems
+from moyai.platform.identity.api import router as identity_router
+from moyai.platform.tenancy.api import router as tenancy_router
+from moyai.residents.api import router as residents_router
+
+api = NinjaAPI(
+    title="Moyai API",
+    version="1",
+    description="自治体クラウド Moyai の API。団体ごとに /api/v1/tenants/{団体コード}/ の下にあります。",
+    urls_namespace="api-v1",
+)
+problems.install(api)
+
+TENANT = "/tenants/{tenant}"
+api.add_router(TENANT, residents_router)
+api.add_router(TENANT, tenancy_router)
+api.add_router(TENANT, identity_router)
+api.add_router(TENANT, audit_router)

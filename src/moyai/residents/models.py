@@ -1,0 +1,161 @@
+"""住民記録 persistence: the append-only 異動 store, and projections rebuilt from it.
+
+- :class:`Event` — the source of truth (異動), never updated or deleted.
+- :class:`Resident`, :class:`SearchKey`, :class:`Household` — projections for search and lists,
+  rebuilt by the domain's replay; they can be dropped and rebuilt at any time.
+- :class:`ChangeRequest` — the 仮登録 workflow (draft → 本登録, 審査 for 職権 changes).
+- :class:`NumberSequence`, :class:`ResidentCodePool` — numbering (宛名番号, 世帯番号, 住民票コード).
+
+Every table is tenant-owned (keys lead with ``tenant_code``).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from moyai.platform.ids import new_id
+from moyai.platform.tenancy.models import TenantScopedModel
+
+
+class Event(TenantScopedModel):
+    """異動: one appended change of one resident's record."""
+
+    pk = models.CompositePrimaryKey("tenant", "event_id")
+    event_id = models.BigIntegerField(default=new_id)
+    atena_no = models.CharField("宛名番号", max_length=16)
+    kind = models.CharField("異動の種類", max_length=30)
+    reason_code = models.CharField("異動事由コード", max_length=8)
+    effective_date = models.DateField("異動日")
+    notified_date = models.DateField("届出日", null=True)
+    recorded_at = models.DateTimeField("記録日時")
+    staff = models.CharField("入力者", max_length=160)
+    changes = models.JSONField("変更内容", default=dict)
+    household_no = models.CharField("世帯番号（異動後）", max_length=16, blank=True)
+    group_id = models.BigIntegerField("届出単位")
+    cancels = models.BigIntegerField("取り消す異動", null=True)
+    request_id = models.CharField("要求ID", max_length=64, blank=True)
+
+    class Meta(TenantScopedModel.Meta):
+        verbose_name = "異動"
+        indexes = [
+            models.Index(fields=["tenant", "atena_no", "effective_date"], name="event_person"),
+            models.Index(fields=["tenant", "household_no"], name="event_household"),
+            models.Index(fields=["tenant", "recorded_at"], name="event_recorded"),
+            models.Index(fields=["tenant", "group_id"], name="event_group"),
+        ]
+
+
+class Resident(TenantScopedModel):
+    """Projection: each resident's record as of today, as currently recorded (住民 and 除票)."""
+
+    pk = models.CompositePrimaryKey("tenant", "atena_no")
+    atena_no = models.CharField("宛名番号", max_length=16)
+    household_no = models.CharField("世帯番号", max_length=16, blank=True)
+    status = models.CharField("住民状態", max_length=10)
+    resident_kind = models.CharField("住民種別", max_length=10)
+    display_name = models.CharField("氏名", max_length=200)
+    display_kana = models.CharField("フリガナ", max_length=200, blank=True)
+    birth_sort = models.CharField("生年月日（整列用）", max_length=10, blank=True)
+    sex = models.CharField("性別", max_length=2, blank=True)
+    relationship = models.CharField("続柄", max_length=40, blank=True)
+    order_in_household = models.IntegerField(null=True)
+    address = models.CharField("住所", max_length=300, blank=True)
+    katagaki = models.CharField("方書", max_length=200, blank=True)
+    postal_code = models.CharField("郵便番号", max_length=8, blank=True)
+    individual_number = models.CharField("個人番号", max_length=12, blank=True)
+    resident_code = models.CharField("住民票コード", max_length=11, blank=True)
+    removed_on = models.DateField("消除日", null=True)
+    pending_from = models.DateField("未反映の異動日", null=True)
+    state = models.JSONField("全項目")
+    version = models.BigIntegerField("最新の異動")
+
+    class Meta(TenantScopedModel.Meta):
+        verbose_name = "住民"
+        indexes = [
+            models.Index(fields=["tenant", "household_no"], name="resident_household"),
+            models.Index(fields=["tenant", "birth_sort", "atena_no"], name="resident_birth"),
+            models.Index(fields=["tenant", "individual_number"], name="resident_number"),
+            models.Index(fields=["tenant", "resident_code"], name="resident_code"),
+            models.Index(fields=["tenant", "pending_from"], name="resident_pending"),
+        ]
+
+
+class SearchKey(TenantScopedModel):
+    """Projection: normalised search keys, including past names and addresses (検索).
+
+    kind: name (氏名), kana (フリガナ), given_kana (名フリガナのみ), address (住所).
+    """
+
+    pk = models.CompositePrimaryKey("tenant", "kind", "key", "atena_no")
+    kind = models.CharField(max_length=12)
+    key = models.CharField(max_length=300)
+    atena_no = models.CharField("宛名番号", max_length=16)
+    current = models.BooleanField("現在の値", default=True)
+
+    class Meta(TenantScopedModel.Meta):
+        verbose_name = "検索キー"
+        indexes = [models.Index(fields=["tenant", "atena_no"], name="searchkey_person")]
+
+
+class Household(TenantScopedModel):
+    """世帯: a household number and when it was opened. Members are derived from the records."""
+
+    pk = models.CompositePrimaryKey("tenant", "household_no")
+    household_no = models.CharField("世帯番号", max_length=16)
+    created_on = models.DateField("設定日")
+
+    class Meta(TenantScopedModel.Meta):
+        verbose_name = "世帯"
+
+
+class ChangeRequest(TenantScopedModel):
+    """仮登録: a proposed 異動 (one 届出 or 職権 decision, one or more residents).
+
+    status: draft 仮登録 → registered 本登録; for kinds that need 審査:
+    draft → awaiting_approval 審査待ち → registered (approved) / rejected 却下; any open request
+    may be withdrawn 取下げ. Nothing in it is visible to certificates or linkage until 本登録.
+    """
+
+    pk = models.CompositePrimaryKey("tenant", "id")
+    id = models.BigIntegerField(default=new_id)
+    kind = models.CharField("異動の種類", max_length=30)
+    status = models.CharField("状態", max_length=20, default="draft")
+    effective_date = models.DateField("異動日")
+    notified_date = models.DateField("届出日", null=True)
+    moves = models.JSONField("異動内容")
+    findings = models.JSONField("エラー・アラート", default=list)
+    created_by = models.CharField("入力者", max_length=160)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.CharField("審査者", max_length=160, blank=True)
+    decided_at = models.DateTimeField(null=True)
+    decision_note = models.CharField("審査メモ", max_length=400, blank=True)
+    group_id = models.BigIntegerField("登録した届出単位", null=True)
+
+    class Meta(TenantScopedModel.Meta):
+        verbose_name = "仮登録"
+        indexes = [models.Index(fields=["tenant", "status", "created_at"], name="changerequest_status")]
+
+
+class NumberSequence(TenantScopedModel):
+    """Per-tenant counters for 宛名番号 and 世帯番号 (the check digit is added on issue)."""
+
+    pk = models.CompositePrimaryKey("tenant", "name")
+    name = models.CharField(max_length=20)
+    next_value = models.BigIntegerField(default=1)
+
+    class Meta(TenantScopedModel.Meta):
+        verbose_name = "採番"
+
+
+class ResidentCodePool(TenantScopedModel):
+    """住民票コード supplied by the national network (CS), drawn at random when a record is made."""
+
+    pk = models.CompositePrimaryKey("tenant", "code")
+    code = models.CharField("住民票コード", max_length=11)
+    assigned_to = models.CharField("宛名番号", max_length=16, blank=True)
+    assigned_at = models.DateTimeField(null=True)
+    loaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(TenantScopedModel.Meta):
+        verbose_name = "住民票コード在庫"
+        indexes = [models.Index(fields=["tenant", "assigned_to", "code"], name="codepool_free")]
