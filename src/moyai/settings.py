@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 BASE_DIR = Path(os.environ.get("MOYAI_HOME", Path.cwd()))
 
@@ -28,6 +29,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",
+    "moyai.platform.http",
     "moyai.platform.tenancy",
     "moyai.platform.identity",
     "moyai.platform.audit",
@@ -67,6 +70,7 @@ TEMPLATES = [
 PG_APP_ROLE = os.environ.get("MOYAI_PG_APP_ROLE", "moyai_app")
 PG_OWNER_ROLE = os.environ.get("MOYAI_PG_OWNER_ROLE", "moyai_owner")
 
+DATABASES: dict[str, dict[str, Any]]
 _db = os.environ.get("MOYAI_DB", "sqlite")
 if _db == "postgresql":
     DATABASES = {
@@ -113,6 +117,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
 
 LOGGING = {
     "version": 1,

@@ -36,15 +36,13 @@ from .domain.rules import (
     Level,
     ProposedMove,
     RuleContext,
-    alerts,
     check,
-    errors,
     label,
     normalise_changes,
     rule_specs,
 )
 from .errors import RegistryError, ResidentsErrorCode
-from .models import ChangeRequest, Event, Household, NumberSequence, Resident, ResidentCodePool
+from .models import ChangeRequest, Event, Household, NumberSequence, Resident, ResidentCodePool, SearchKey
 
 NEW = "new"  # household_no value asking for a new 世帯番号
 
@@ -482,3 +480,53 @@ def record_now(
 
 def replace_state(state: PersonState, **changes: Any) -> PersonState:
     return dataclasses.replace(state, **changes)
+
+
+# ------------------------------------------------------------------ bulk load (demo, migration)
+
+
+@dataclass(frozen=True)
+class LoadSummary:
+    events: int
+    residents: int
+    search_keys: int
+    households: int
+
+
+def load_histories(
+    events: Sequence[MoveEvent],
+    *,
+    next_atena_seq: int,
+    next_household_seq: int,
+    today: dt.date | None = None,
+) -> LoadSummary:
+    """Append whole histories (already validated) to the active 団体 and build the projections.
+
+    For loads into an empty 団体 (the demo, a 中間標準レイアウト migration): events are written
+    as they are, in one transaction with the projections, so a failure leaves nothing.
+    """
+    from moyai.platform.db.bulk import insert_rows
+
+    today = today or timezone.localdate()
+    by_person: dict[str, list[MoveEvent]] = {}
+    for e in events:
+        by_person.setdefault(e.atena_no, []).append(e)
+    rows = [r for a, evs in by_person.items() if (r := projections.project(a, evs, today)) is not None]
+    n_events = insert_rows(Event, (
+        Event(event_id=e.event_id, atena_no=e.atena_no, kind=e.kind, reason_code=e.reason_code,
+              effective_date=e.effective_date, notified_date=e.notified_date, recorded_at=e.recorded_at,
+              staff=e.staff, changes=dict(e.changes), household_no=str(e.changes.get("household_no") or ""),
+              group_id=e.group_id or e.event_id, cancels=e.cancels, request_id="load")
+        for e in events
+    ))
+    n_res = insert_rows(Resident, (r.resident for r in rows))
+    n_keys = insert_rows(SearchKey, (k for r in rows for k in r.keys))
+    first_seen: dict[str, dt.date] = {}
+    for e in events:
+        hh = e.changes.get("household_no")
+        if hh and (hh not in first_seen or e.effective_date < first_seen[hh]):
+            first_seen[str(hh)] = e.effective_date
+    n_hh = insert_rows(Household, (Household(household_no=h, created_on=d) for h, d in sorted(first_seen.items())))
+    set_sequence("atena", next_atena_seq)
+    set_sequence("household", next_household_seq)
+    return LoadSummary(n_events, n_res, n_keys, n_hh)

@@ -537,14 +537,14 @@ def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
         rf"(?:{era_part}|(?P<gy>\d{{4}}))年"
         r"(?:(?P<m>\d{1,2})月(?:(?P<d>\d{1,2})日)?)?"
         r"(?P<q>頃|上旬|中旬|下旬|月日不詳|日不詳)?",
-        re.IGNORECASE,
+        re.IGNORECASE | re.ASCII,
     )
     sep_form = re.compile(
         rf"(?:{era_part}|(?P<gy>\d{{4}}))"
         r"(?:(?P<sep>[./-])(?P<m>\d{1,2})(?:(?P=sep)(?P<d>\d{1,2}))?)?",
-        re.IGNORECASE,
+        re.IGNORECASE | re.ASCII,
     )
-    compact_form = re.compile(r"(?P<gy>\d{4})(?P<m>\d{2})(?P<d>\d{2})")
+    compact_form = re.compile(r"(?P<gy>\d{4})(?P<m>\d{2})(?P<d>\d{2})", re.ASCII)
     return kanji_form, sep_form, compact_form
 
 

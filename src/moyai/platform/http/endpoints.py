@@ -18,7 +18,13 @@ from typing import Any, TypeVar
 from django.http import HttpRequest
 
 from moyai.platform.audit.services import record_denied
-from moyai.platform.identity.services import IdentityError, IdentityErrorCode, Principal, staff_principal, token_principal
+from moyai.platform.identity.services import (
+    IdentityError,
+    IdentityErrorCode,
+    Principal,
+    staff_principal,
+    token_principal,
+)
 from moyai.platform.tenancy.scope import tenant_scope
 from moyai.platform.tenancy.services import get_tenant
 

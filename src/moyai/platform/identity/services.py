@@ -90,7 +90,7 @@ def create_staff(username: str, password: str, full_name: str = "") -> AbstractB
     return user
 
 
-TOKEN_PREFIX = "moyai"
+TOKEN_PREFIX = "moyai"  # noqa: S105 - the visible prefix of every token, not a secret
 
 
 def _hash(secret: str) -> str:
@@ -136,3 +136,15 @@ def memberships(tenant_code: str) -> list[tuple[str, str]]:
         .order_by("user__username", "role")
         .values_list("user__username", "role")
     )
+
+
+def memberships_of(user: AbstractBaseUser | AnonymousUser) -> list[tuple[str, list[str]]]:
+    """(団体コード, [role codes]) of a staff member, by 団体コード."""
+    out: dict[str, list[str]] = {}
+    if user.pk is None:
+        return []
+    for tenant, role in Membership.objects.filter(user_id=user.pk).order_by("tenant_id", "role").values_list(
+        "tenant_id", "role"
+    ):
+        out.setdefault(tenant, []).append(role)
+    return list(out.items())
