@@ -13,7 +13,7 @@ from moyai.platform.codes.wareki import JpDate
 from moyai.platform.http.endpoints import tenant_endpoint
 
 from . import selectors, services
-from .domain.model import PersonState, kind_spec
+from .domain.model import Effect, PersonState, kind_spec
 from .schemas import (
     ChangeIn,
     ChangeOut,
@@ -62,6 +62,12 @@ class SearchParams(Schema):
     atena_no: str = Field("", description="宛名番号")
     resident_code: str = Field("", description="住民票コード")
     include_removed: bool = Field(False, description="除票も含める")
+    fuzzy: bool = Field(True, description="カナのあいまい検索（濁点・半濁点・小書き・長音・ヲ/オ・ワ/ハを区別しない）")
+    match: str = Field("prefix", description="prefix 前方一致 / exact 完全一致 / partial 部分一致")
+    sex: str = Field("", description="性別コード")
+    household_no: str = Field("", description="世帯番号")
+    individual_number: str = Field("", description="個人番号（個人番号の利用として記録されます）")
+    katagaki_empty: bool = Field(False, description="方書が空欄の人に限る")
     page: int = Field(1, ge=1)
     per_page: int = Field(20, ge=1, le=selectors.MAX_PER_PAGE)
     purpose: str = Field("", description="利用目的")
@@ -73,11 +79,25 @@ def search_residents(request: HttpRequest, tenant: str, params: Query[SearchPara
     q = selectors.SearchQuery(
         name=params.name, given=params.given, birth=params.birth, address=params.address,
         atena_no=params.atena_no, resident_code=params.resident_code, include_removed=params.include_removed,
+        fuzzy=params.fuzzy, match=params.match, sex=params.sex, household_no=params.household_no,
+        individual_number=params.individual_number, katagaki_empty=params.katagaki_empty,
         page=params.page, per_page=params.per_page,
     )
     result = selectors.search(request.principal, q, purpose=params.purpose)  # type: ignore[attr-defined]
     return SearchPage(total=result.total, page=result.page, per_page=result.per_page,
                       items=[summary_of_row(r) for r in result.items])
+
+
+class SearchHistoryOut(Schema):
+    id: int
+    at: dt.datetime
+    query: dict[str, Any]
+
+
+@router.get("/search-history", response=list[SearchHistoryOut], summary="自分の検索履歴（新しい順）")
+@tenant_endpoint("resident.search")
+def my_search_history(request: HttpRequest, tenant: str) -> list[SearchHistoryOut]:
+    return [SearchHistoryOut(**h) for h in selectors.search_history(request.principal)]  # type: ignore[attr-defined]
 
 
 @router.get("/residents/{atena_no}", response=ResidentRecord, summary="住民記録の照会（任意の時点）")
@@ -130,11 +150,16 @@ def get_household(
 
 
 def change_out(req: Any) -> ChangeOut:
+    notices = []
+    if req.status == "registered" and kind_spec(req.kind).effect == Effect.CREATE:
+        st = services.resident_code_pool_status()
+        if st.low:
+            notices.append(f"住民票コードの在庫が少なくなっています（残り{st.free}件）。CSから取り込んでください")
     return ChangeOut(
         id=req.id, kind=req.kind, kind_label=kind_spec(req.kind).label, status=req.status,
         effective_date=req.effective_date, notified_date=req.notified_date,
         subjects=[m["atena_no"] for m in req.moves], findings=req.findings,  # type: ignore[arg-type]
-        created_by=req.created_by, decided_by=req.decided_by,
+        created_by=req.created_by, decided_by=req.decided_by, notices=notices,
     )
 
 

@@ -159,3 +159,16 @@ class ResidentCodePool(TenantScopedModel):
     class Meta(TenantScopedModel.Meta):
         verbose_name = "住民票コード在庫"
         indexes = [models.Index(fields=["tenant", "assigned_to", "code"], name="codepool_free")]
+
+
+class SearchHistory(TenantScopedModel):
+    """検索履歴: the last search conditions of each staff member (標準仕様書 2.1.1), to re-run them."""
+
+    pk = models.CompositePrimaryKey("tenant", "actor", "id")
+    actor = models.CharField("職員", max_length=160)
+    id = models.BigIntegerField(default=new_id)
+    at = models.DateTimeField(auto_now_add=True)
+    query = models.JSONField("検索条件")
+
+    class Meta(TenantScopedModel.Meta):
+        verbose_name = "検索履歴"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from .domain.model import MoveEvent, PersonState, apply_event, effective_events
-from .domain.search_keys import address_keys, kana_key, name_key
+from .domain.search_keys import address_keys, fuzzy_kana_key, kana_key, name_key
 from .models import Event, Resident, SearchKey
 
 
@@ -46,8 +46,10 @@ def _keys_of(state: PersonState) -> dict[tuple[str, str], None]:
         k = kana_key(n)
         if k:
             keys[("kana", k)] = None
+            keys[("kana_fuzzy", fuzzy_kana_key(n))] = None
     if state.given_kana:
         keys[("given_kana", kana_key(state.given_kana))] = None
+        keys[("given_kana_fuzzy", fuzzy_kana_key(state.given_kana))] = None
     if state.given_name:
         keys[("given_name", name_key(state.given_name))] = None
     for k in address_keys(state.address or ""):

@@ -85,6 +85,7 @@ class ChangeOut(Schema):
     findings: list[FindingOut]
     created_by: str
     decided_by: str
+    notices: list[str] = Field(default_factory=list, description="お知らせ（住民票コード在庫の警告など）")
 
 
 class ConfirmIn(Schema):

@@ -17,9 +17,9 @@ from moyai.platform.codes.wareki import JpDateError, parse_date_query
 from moyai.platform.identity.services import Principal
 
 from .domain.model import HistoryRow, PersonState, history_rows, replay
-from .domain.search_keys import address_key, is_kana_query, kana_key, name_key, query_terms
+from .domain.search_keys import address_key, fuzzy_kana_key, is_kana_query, kana_key, name_key, query_terms
 from .errors import RegistryError, ResidentsErrorCode
-from .models import ChangeRequest, Resident, SearchKey
+from .models import ChangeRequest, Resident, SearchHistory, SearchKey
 from .services import events_of, household_candidates, members_on
 
 MAX_PER_PAGE = 100
@@ -33,12 +33,19 @@ class SearchQuery:
     atena_no: str = ""  # 宛名番号
     resident_code: str = ""  # 住民票コード
     include_removed: bool = False  # 除票 too
+    fuzzy: bool = True  # あいまい検索 of readings (濁点・小書き・長音などを区別しない)
+    match: str = "prefix"  # prefix 前方一致 / exact 完全一致 / partial 部分一致
+    sex: str = ""  # 性別コード
+    household_no: str = ""  # 世帯番号
+    individual_number: str = ""  # 個人番号 (the access is logged as a use of 個人番号)
+    katagaki_empty: bool = False  # 方書が空欄の人
     page: int = 1
     per_page: int = 20
 
     def is_empty(self) -> bool:
         return not any([self.name.strip(), self.given.strip(), self.birth.strip(), self.address.strip(),
-                        self.atena_no.strip(), self.resident_code.strip()])
+                        self.atena_no.strip(), self.resident_code.strip(), self.household_no.strip(),
+                        self.individual_number.strip()])
 
 
 @dataclass
@@ -57,23 +64,25 @@ def build_search(q: SearchQuery) -> QuerySet[Resident]:
     """The queryset for a search (validated; raises RegistryError with the failing field)."""
     if q.is_empty():
         raise RegistryError(ResidentsErrorCode.INVALID_INPUT, "検索条件を1つ以上入力してください", field="name")
+    if q.match not in MATCHES:
+        raise RegistryError(ResidentsErrorCode.INVALID_INPUT, "一致方法は prefix（前方一致）・exact（完全一致）・"
+                            "partial（部分一致）のいずれかです", field="match")
     qs = Resident.objects.all()
     if not q.include_removed:
         qs = qs.filter(status="resident")
     if q.name.strip():
         if is_kana_query(q.name):
-            key = kana_key(q.name)
-            kinds = ["kana"]
+            kind, key = ("kana_fuzzy", fuzzy_kana_key(q.name)) if q.fuzzy else ("kana", kana_key(q.name))
         else:
-            key = "".join(query_terms(q.name))
-            kinds = ["name"]
-        qs = qs.filter(atena_no__in=SearchKey.objects.filter(kind__in=kinds, key__startswith=key).values("atena_no"))
+            kind, key = "name", "".join(query_terms(q.name))
+        qs = qs.filter(atena_no__in=_keys(kind, key, q.match))
     if q.given.strip():
         if is_kana_query(q.given):
-            sk = SearchKey.objects.filter(kind="given_kana", key__startswith=kana_key(q.given))
+            kind, key = (("given_kana_fuzzy", fuzzy_kana_key(q.given)) if q.fuzzy
+                         else ("given_kana", kana_key(q.given)))
         else:
-            sk = SearchKey.objects.filter(kind="given_name", key__startswith=name_key(q.given))
-        qs = qs.filter(atena_no__in=sk.values("atena_no"))
+            kind, key = "given_name", name_key(q.given)
+        qs = qs.filter(atena_no__in=_keys(kind, key, q.match))
     if q.birth.strip():
         try:
             start, end = parse_date_query(q.birth)
@@ -82,12 +91,34 @@ def build_search(q: SearchQuery) -> QuerySet[Resident]:
         qs = qs.filter(birth_sort__gte=start.isoformat(), birth_sort__lte=end.isoformat())
     if q.address.strip():
         key = address_key(q.address)
-        qs = qs.filter(atena_no__in=SearchKey.objects.filter(kind="address", key__startswith=key).values("atena_no"))
+        qs = qs.filter(atena_no__in=_keys("address", key, q.match))
     if q.atena_no.strip():
         qs = qs.filter(atena_no=_digits(q.atena_no))
     if q.resident_code.strip():
         qs = qs.filter(resident_code=_digits(q.resident_code))
+    if q.household_no.strip():
+        qs = qs.filter(household_no=_digits(q.household_no))
+    if q.individual_number.strip():
+        qs = qs.filter(individual_number=_digits(q.individual_number))
+    if q.sex.strip():
+        qs = qs.filter(sex=q.sex.strip())
+    if q.katagaki_empty:
+        qs = qs.filter(katagaki="")
     return qs.order_by("display_kana", "atena_no")
+
+
+MATCHES = ("prefix", "exact", "partial")
+
+
+def _keys(kind: str, key: str, match: str) -> QuerySet[SearchKey]:
+    sk = SearchKey.objects.filter(kind=kind)
+    if match == "exact":
+        sk = sk.filter(key=key)
+    elif match == "partial":
+        sk = sk.filter(key__contains=key)
+    else:
+        sk = sk.filter(key__startswith=key)
+    return sk.values("atena_no")
 
 
 def search(actor: Principal, q: SearchQuery, *, purpose: str = "") -> SearchResult:
@@ -99,12 +130,34 @@ def search(actor: Principal, q: SearchQuery, *, purpose: str = "") -> SearchResu
     offset = (q.page - 1) * q.per_page
     items = list(qs[offset : offset + q.per_page])
     audit.record(actor, "resident.search", [r.atena_no for r in items], purpose=purpose,
+                 individual_number=bool(q.individual_number.strip()),
                  detail={"query": _query_for_log(q), "total": total, "page": q.page})
+    if q.page == 1:
+        remember_search(actor, q)
     return SearchResult(total=total, page=q.page, per_page=q.per_page, items=items)
 
 
 def _query_for_log(q: SearchQuery) -> dict[str, Any]:
-    return {k: v for k, v in q.__dict__.items() if v not in ("", False) and k not in ("page", "per_page")}
+    defaults = SearchQuery()
+    return {k: v for k, v in q.__dict__.items()
+            if v != getattr(defaults, k) and k not in ("page", "per_page")}
+
+
+SEARCH_HISTORY_KEPT = 20
+
+
+def remember_search(actor: Principal, q: SearchQuery) -> None:
+    """検索履歴 (標準仕様書 2.1.1): the last conditions of each staff member, newest first."""
+    SearchHistory.objects.create(actor=actor.label, query=_query_for_log(q))
+    old = list(SearchHistory.objects.filter(actor=actor.label).order_by("-at", "-id")
+               .values_list("id", flat=True)[SEARCH_HISTORY_KEPT:])
+    if old:
+        SearchHistory.objects.filter(actor=actor.label, id__in=old).delete()
+
+
+def search_history(actor: Principal) -> list[dict[str, Any]]:
+    return [dict(h) for h in SearchHistory.objects.filter(actor=actor.label).order_by("-at", "-id")
+            .values("id", "at", "query")[:SEARCH_HISTORY_KEPT]]
 
 
 @dataclass(frozen=True)

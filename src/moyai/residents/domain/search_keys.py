@@ -65,6 +65,8 @@ from moyai.platform.codes.datafiles import DataFileError, load
 
 __all__ = [
     "address_key",
+    "address_keys",
+    "fuzzy_kana_key",
     "is_kana_query",
     "kana_key",
     "kanji_variant_groups",
@@ -306,3 +308,38 @@ def address_keys(address: str) -> list[str]:
     if m and m.end() < len(full):
         out.append(full[m.end() :])
     return out
+
+
+# ---------------------------------------------------------------- あいまい検索 (fuzzy kana)
+
+# 標準仕様書 2.1.2: voiced/semi-voiced marks, the listed pairs (ワ=ハ, オ=ヲ, ヂ=ジ, ヅ=ズ, ヴ=ブ),
+# small/large kana and the long-vowel mark are ignored; a ウ after an オ段 kana counts as オ.
+_SMALL = str.maketrans("ァィゥェォッャュョヮヵヶ", "アイウエオツヤユヨワカケ")
+_PAIRS = str.maketrans({"ヲ": "オ", "ワ": "ハ", "ヂ": "ジ", "ヅ": "ズ"})
+_VU = (("ヴァ", "バ"), ("ヴィ", "ビ"), ("ヴェ", "ベ"), ("ヴォ", "ボ"), ("ヴ", "ブ"))
+_O_ROW = frozenset("オコソトノホモヨロヲゴゾドボポョォ")
+
+
+def _unvoice(ch: str) -> str:
+    base = unicodedata.normalize("NFD", ch)[0]
+    return base if base != ch else ch
+
+
+def fuzzy_kana_key(text: str) -> str:
+    """Search key for あいまい検索 of readings (標準仕様書 2.1.2-b, -f, -g).
+
+    Applied after :func:`kana_key`: ー is dropped, ヲ→オ, ワ→ハ, ヂ→ジ, ヅ→ズ, ヴァ→バ (ヴ→ブ), small kana become
+    large, voiced and semi-voiced kana lose their marks (ガ→カ, ピ→ヒ), and from the second
+    character on a ウ that follows an オ段 kana becomes オ (トウキョウ ~ トオキョオ).
+    """
+    base = kana_key(text).replace(_CHOON, "")
+    for vu, b in _VU:
+        base = base.replace(vu, b)
+    out: list[str] = []
+    for i, ch in enumerate(base):
+        if ch == "ウ" and i > 0 and base[i - 1] in _O_ROW:
+            out.append("オ")
+            continue
+        out.append(ch)
+    s = "".join(out).translate(_PAIRS).translate(_SMALL)
+    return "".join(_unvoice(c) for c in s)
