@@ -15,7 +15,8 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import CsrfViewMiddleware
 
 from moyai.platform.audit.services import record_denied
 from moyai.platform.identity.services import (
@@ -38,6 +39,11 @@ def principal_for(request: HttpRequest, tenant: str) -> Principal:
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         return token_principal(header[7:].strip(), tenant)
+    if request.method not in ("GET", "HEAD", "OPTIONS") and request.user.is_authenticated:
+        # A browser session must prove the request came from our pages (CSRF token).
+        refused = CsrfViewMiddleware(lambda r: HttpResponse()).process_view(request, lambda r: HttpResponse(), (), {})
+        if refused is not None:
+            raise IdentityError(IdentityErrorCode.FORBIDDEN, "CSRF トークンがないか正しくありません。画面を再読み込みしてください")
     return staff_principal(request.user, tenant)
 
 

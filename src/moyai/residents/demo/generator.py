@@ -29,7 +29,7 @@ import functools
 import random
 import sqlite3
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -41,7 +41,7 @@ from moyai.platform.codes.checkdigits import individual_number_check_digit, with
 from moyai.platform.codes.datafiles import DataFileError
 from moyai.platform.codes.tables import CodeTableError, code_table
 from moyai.platform.codes.wareki import format_wareki, parse_jp_date
-from moyai.residents.domain.model import Effect, MoveEvent, kind_spec
+from moyai.residents.domain.model import MoveEvent, kind_spec
 
 __all__ = [
     "DEFAULT_TODAY",
@@ -606,7 +606,7 @@ class _Gen:
         r = self.rng.random()
         if r < 0.385:
             return self._single()
-        if r < 0.62:
+        if r < 0.64:
             return self._couple(with_children=False)
         if r < 0.80:
             return self._couple(with_children=True)
@@ -619,7 +619,7 @@ class _Gen:
     def _single(self, elderly: bool | None = None) -> list[_H]:
         rng = self.rng
         if elderly is None:
-            elderly = rng.random() < 0.5
+            elderly = rng.random() < 0.6
         if elderly:
             age, sex = self._elderly_age(), ("2" if rng.random() < 0.72 else "1")
         else:
@@ -636,7 +636,7 @@ class _Gen:
             self._koseki(husband, husband, wife)
             founded = self._between(max(_EARLIEST, _years_after(birth, 25)), widowed_on - dt.timedelta(days=365))
             hh = _Hh(founded)
-            addrs = self._moves(founded, self._address(flat=0.05), 0.1)
+            addrs = self._moves(founded, self._address(flat=0.05), 0.15)
             prev = self._elsewhere()[0]
             how = self._create_kind()
             if husband is q:  # the head died: the widow becomes the head
@@ -660,7 +660,7 @@ class _Gen:
             max(lo, _years_after(self.today, -8)), self.last_day
         )
         hh = _Hh(founded)
-        addrs = self._moves(founded, self._address(flat=0.55 if age < 40 else 0.12), 0.2, flat=0.4)
+        addrs = self._moves(founded, self._address(flat=0.55 if age < 40 else 0.12), 0.3, flat=0.4)
         return [_H(hh, [_M(p, founded, self._create_kind(), "世帯主", 1, prev=self._elsewhere()[0])], addrs)]
 
     def _children(self, mother_birth: dt.date, n: int, latest: dt.date) -> list[dt.date]:
@@ -676,9 +676,9 @@ class _Gen:
     def _couple(self, *, with_children: bool) -> list[_H]:
         rng = self.rng
         if with_children:
-            age = int(rng.triangular(24, 62, 40))
+            age = int(rng.triangular(24, 64, 46))
         else:
-            age = self._elderly_age() - 3 if rng.random() < 0.62 else int(rng.triangular(24, 65, 30))
+            age = self._elderly_age() - 2 if rng.random() < 0.75 else int(rng.triangular(24, 65, 30))
         h_birth = self._birth_for_age(age)
         w_birth = self._shift_years(h_birth, -1, 5)
         family = self._family()
@@ -693,7 +693,7 @@ class _Gen:
         founded = self._between(lo, self.last_day)
         bundle: list[_H] = []
         hh = _Hh(founded)
-        addrs = self._moves(founded, self._address(flat=0.25 if age < 45 else 0.08), 0.2, flat=0.3)
+        addrs = self._moves(founded, self._address(flat=0.25 if age < 45 else 0.08), 0.3, flat=0.3)
         prev = self._elsewhere()[0]
         how = self._create_kind()
         members = [_M(husband, founded, how, "世帯主", 1, prev=prev)]
@@ -721,8 +721,10 @@ class _Gen:
         bundle.append(h)
         order = 3
         if with_children:
-            n = rng.choices((1, 2, 3, 4), (35, 45, 17, 3))[0]
+            n = rng.choices((1, 2, 3, 4), (45, 40, 13, 2))[0]
             for b in self._children(w_birth, n, self.last_day):
+                if founded <= b < members[1].join:
+                    continue  # born before the mother joined the household: not this family
                 child = self._person(family, rng.choice("12"), b)
                 self._koseki_like(husband, child)
                 if b < founded:
@@ -799,7 +801,7 @@ class _Gen:
                     members.append(_M(child, founded, how, "子", 2 + i, prev=prev))
                 else:
                     members.append(_M(child, b, "birth", "子", 2 + i))
-            addrs = self._moves(founded, self._address(flat=0.35), 0.2, flat=0.35)
+            addrs = self._moves(founded, self._address(flat=0.35), 0.3, flat=0.35)
             return [_H(_Hh(founded), members, addrs)]
         # an elderly parent with a grown child
         age = self._elderly_age() + 4
@@ -814,7 +816,7 @@ class _Gen:
         child_join = max(founded, child_birth)
         child_how = how if child_birth < founded else "birth"
         child_prev = prev if child_birth < founded else None
-        addrs = self._moves(founded, self._address(flat=0.05), 0.1)
+        addrs = self._moves(founded, self._address(flat=0.05), 0.15)
         hh = _Hh(founded)
         death_lo = max(child_join, founded, _HISTORY_START) + dt.timedelta(days=30)
         if sex == "2" and rng.random() < 0.3 and death_lo < self.last_day - dt.timedelta(days=2):
@@ -868,12 +870,12 @@ class _Gen:
                 _M(wife, married, "move_in", "子の妻", 4, "妻", 2, prev=self._elsewhere()[0]),
             ]
             order = 5
-            for i, b in enumerate(self._children(wife.birth, rng.choice((0, 1, 2, 2, 3)), self.last_day)):
+            for b in self._children(wife.birth, rng.choice((0, 1, 2, 2, 3)), self.last_day):
                 if b <= married:
                     continue
                 kid = self._person(family, rng.choice("12"), b)
                 self._koseki_like(son, kid)
-                members.append(_M(kid, b, "birth", "子の子", order, "子", 3 + i))
+                members.append(_M(kid, b, "birth", "子の子", order, "子", order - 2))
                 order += 1
             after = sum(1 for m in members if m.rel2 in ("世帯主", "妻", "子"))
             if father_dies:
@@ -924,21 +926,21 @@ class _Gen:
         prev = self._elsewhere()[0]
         how = self._create_kind()
         if rng.random() < 0.5:  # a brother or sister
-            other_birth = self._shift_years(birth, -8, 8)
+            other_birth = min(self._shift_years(birth, -8, 8), self._birth_for_age(18))
             other_sex = rng.choice("12")
             other = self._person(family, other_sex, other_birth)
             older = other_birth < birth
             rel = ("兄" if older else "弟") if other_sex == "1" else ("姉" if older else "妹")
             self._koseki(self._outside_father(family), head, other)
         else:
-            other_birth = self._shift_years(birth, -10, 10)
+            other_birth = min(self._shift_years(birth, -10, 10), self._birth_for_age(18))
             other = self._person(self._family(), rng.choice("12"), other_birth)
             rel = "同居人"
             self._koseki(head, head)
             self._koseki(other, other)
         founded = max(founded, _years_after(other_birth, 18))
         members = [_M(head, founded, how, "世帯主", 1, prev=prev), _M(other, founded, how, rel, 2, prev=prev)]
-        return [_H(_Hh(founded), members, self._moves(founded, self._address(flat=0.4), 0.15, flat=0.4))]
+        return [_H(_Hh(founded), members, self._moves(founded, self._address(flat=0.4), 0.25, flat=0.4))]
 
     # -- households: foreign residents ------------------------------------------------------
 
@@ -1020,7 +1022,7 @@ class _Gen:
             founded = self._between(max(_EARLIEST, _years_after(left, -15)), left - dt.timedelta(days=60))
             age_at_left = int(rng.triangular(19, 60, 28)) if size == 1 else int(rng.triangular(25, 55, 35))
             h_birth = _years_after(left, -age_at_left) - dt.timedelta(days=rng.randrange(365))
-            founded = max(founded, _years_after(h_birth, 18))
+            founded = max(founded, _years_after(h_birth, 18 if size == 1 else 22))
             prev, dest = self._elsewhere()[0], self._elsewhere()
             head = self._person(family, rng.choice("12") if size == 1 else "1", h_birth)
             members = [_M(head, founded, "move_in", "世帯主", 1, prev=prev)]
@@ -1282,9 +1284,3 @@ def _pick_cumulative(cum: Sequence[float], r: float) -> int:
             hi = mid
     return lo
 
-
-def _effect(kind: str) -> Effect:
-    return kind_spec(kind).effect
-
-
-_Unused: Callable[[str], Effect] = _effect
