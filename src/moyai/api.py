@@ -18,7 +18,7 @@ api = NinjaAPI(
 )
 problems.install(api)
 
-TENANT = "/tenants/{tenant}"
+TENANT = "/tenants"
 api.add_router(TENANT, residents_router)
 api.add_router(TENANT, tenancy_router)
 api.add_router(TENANT, identity_router)

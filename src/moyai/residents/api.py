@@ -1,12 +1,13 @@
 """住民記録 REST API under ``/api/v1/tenants/{tenant}/``: thin — parse, authorise, call one function."""
+# No "from __future__ import annotations": ninja resolves the annotations of views wrapped by
+# tenant_endpoint through the wrapper's globals, so they must be real objects.
 
-from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from moyai.platform.codes.wareki import JpDate
@@ -73,7 +74,7 @@ class SearchParams(Schema):
     purpose: str = Field("", description="利用目的")
 
 
-@router.get("/residents", response=SearchPage, summary="住民の検索")
+@router.get("/{tenant}/residents", response=SearchPage, summary="住民の検索")
 @tenant_endpoint("resident.search")
 def search_residents(request: HttpRequest, tenant: str, params: Query[SearchParams]) -> SearchPage:
     q = selectors.SearchQuery(
@@ -94,13 +95,13 @@ class SearchHistoryOut(Schema):
     query: dict[str, Any]
 
 
-@router.get("/search-history", response=list[SearchHistoryOut], summary="自分の検索履歴（新しい順）")
+@router.get("/{tenant}/search-history", response=list[SearchHistoryOut], summary="自分の検索履歴（新しい順）")
 @tenant_endpoint("resident.search")
 def my_search_history(request: HttpRequest, tenant: str) -> list[SearchHistoryOut]:
     return [SearchHistoryOut(**h) for h in selectors.search_history(request.principal)]  # type: ignore[attr-defined]
 
 
-@router.get("/residents/{atena_no}", response=ResidentRecord, summary="住民記録の照会（任意の時点）")
+@router.get("/{tenant}/residents/{atena_no}", response=ResidentRecord, summary="住民記録の照会（任意の時点）")
 @tenant_endpoint("resident.view")
 def get_resident(
     request: HttpRequest,
@@ -119,7 +120,7 @@ def get_resident(
     )
 
 
-@router.get("/residents/{atena_no}/history", response=list[HistoryRowOut], summary="異動履歴（履歴番号ごとの全項目）")
+@router.get("/{tenant}/residents/{atena_no}/history", response=list[HistoryRowOut], summary="異動履歴（履歴番号ごとの全項目）")
 @tenant_endpoint("resident.view")
 def get_history(request: HttpRequest, tenant: str, atena_no: str, purpose: str = "") -> list[HistoryRowOut]:
     rows = selectors.history(request.principal, atena_no, purpose=purpose)  # type: ignore[attr-defined]
@@ -134,7 +135,7 @@ def get_history(request: HttpRequest, tenant: str, atena_no: str, purpose: str =
     ]
 
 
-@router.get("/households/{household_no}", response=list[ResidentSummary], summary="世帯の照会（任意の時点）")
+@router.get("/{tenant}/households/{household_no}", response=list[ResidentSummary], summary="世帯の照会（任意の時点）")
 @tenant_endpoint("resident.view")
 def get_household(
     request: HttpRequest,
@@ -156,16 +157,16 @@ def change_out(req: Any) -> ChangeOut:
         if st.low:
             notices.append(f"住民票コードの在庫が少なくなっています（残り{st.free}件）。CSから取り込んでください")
     return ChangeOut(
-        id=req.id, kind=req.kind, kind_label=kind_spec(req.kind).label, status=req.status,
+        id=str(req.id), kind=req.kind, kind_label=kind_spec(req.kind).label, status=req.status,
         effective_date=req.effective_date, notified_date=req.notified_date,
         subjects=[m["atena_no"] for m in req.moves], findings=req.findings,  # type: ignore[arg-type]
         created_by=req.created_by, decided_by=req.decided_by, notices=notices,
     )
 
 
-@router.post("/changes", response={201: ChangeOut}, summary="異動の仮登録")
+@router.post("/{tenant}/changes", response={201: ChangeOut}, summary="異動の仮登録")
 @tenant_endpoint("move.register")
-def propose_change(request: HttpRequest, tenant: str, payload: ChangeIn) -> tuple[int, ChangeOut]:
+def propose_change(request: HttpRequest, tenant: str, payload: ChangeIn) -> Status[ChangeOut]:
     req = services.propose(
         request.principal,  # type: ignore[attr-defined]
         payload.kind,
@@ -174,47 +175,47 @@ def propose_change(request: HttpRequest, tenant: str, payload: ChangeIn) -> tupl
         notified_date=payload.notified_date,
         cancels=payload.cancels,
     )
-    return 201, change_out(req)
+    return Status(201, change_out(req))
 
 
-@router.get("/changes/{change_id}", response=ChangeOut, summary="仮登録の照会")
+@router.get("/{tenant}/changes/{change_id}", response=ChangeOut, summary="仮登録の照会")
 @tenant_endpoint("resident.view")
 def get_change(request: HttpRequest, tenant: str, change_id: int) -> ChangeOut:
     return change_out(services.get_request(change_id))
 
 
-@router.get("/changes", response=list[ChangeOut], summary="審査待ちの一覧")
+@router.get("/{tenant}/changes", response=list[ChangeOut], summary="審査待ちの一覧")
 @tenant_endpoint("move.approve")
 def list_awaiting(request: HttpRequest, tenant: str) -> list[ChangeOut]:
     return [change_out(r) for r in selectors.awaiting_approval()]
 
 
-@router.post("/changes/{change_id}/register", response=ChangeOut, summary="本登録")
+@router.post("/{tenant}/changes/{change_id}/register", response=ChangeOut, summary="本登録")
 @tenant_endpoint("move.register")
 def register_change(request: HttpRequest, tenant: str, change_id: int, payload: ConfirmIn) -> ChangeOut:
     return change_out(services.register(request.principal, change_id, confirm_alerts=payload.confirm_alerts))  # type: ignore[attr-defined]
 
 
-@router.post("/changes/{change_id}/withdraw", response=ChangeOut, summary="仮登録の取下げ")
+@router.post("/{tenant}/changes/{change_id}/withdraw", response=ChangeOut, summary="仮登録の取下げ")
 @tenant_endpoint("move.register")
 def withdraw_change(request: HttpRequest, tenant: str, change_id: int) -> ChangeOut:
     return change_out(services.withdraw(request.principal, change_id))  # type: ignore[attr-defined]
 
 
-@router.post("/changes/{change_id}/approve", response=ChangeOut, summary="審査（承認して記録）")
+@router.post("/{tenant}/changes/{change_id}/approve", response=ChangeOut, summary="審査（承認して記録）")
 @tenant_endpoint("move.approve")
 def approve_change(request: HttpRequest, tenant: str, change_id: int, payload: ConfirmIn) -> ChangeOut:
     return change_out(services.approve(request.principal, change_id, confirm_alerts=payload.confirm_alerts,  # type: ignore[attr-defined]
                                        note=payload.note))
 
 
-@router.post("/changes/{change_id}/reject", response=ChangeOut, summary="審査（却下）")
+@router.post("/{tenant}/changes/{change_id}/reject", response=ChangeOut, summary="審査（却下）")
 @tenant_endpoint("move.approve")
 def reject_change(request: HttpRequest, tenant: str, change_id: int, payload: RejectIn) -> ChangeOut:
     return change_out(services.reject(request.principal, change_id, payload.note))  # type: ignore[attr-defined]
 
 
-@router.get("/resident-codes/status", response=PoolStatusOut, summary="住民票コード在庫の状況")
+@router.get("/{tenant}/resident-codes/status", response=PoolStatusOut, summary="住民票コード在庫の状況")
 @tenant_endpoint("tenant.parameters")
 def resident_code_status(request: HttpRequest, tenant: str) -> PoolStatusOut:
     st = services.resident_code_pool_status()
@@ -223,7 +224,7 @@ def resident_code_status(request: HttpRequest, tenant: str) -> PoolStatusOut:
     return PoolStatusOut(free=st.free, threshold=st.threshold, low=st.low, message=msg)
 
 
-@router.post("/resident-codes", response=PoolStatusOut, summary="住民票コードの取込み（CSから供給された在庫）")
+@router.post("/{tenant}/resident-codes", response=PoolStatusOut, summary="住民票コードの取込み（CSから供給された在庫）")
 @tenant_endpoint("tenant.parameters")
 def load_resident_codes(request: HttpRequest, tenant: str, payload: CodesIn) -> PoolStatusOut:
     services.load_resident_codes(payload.codes)

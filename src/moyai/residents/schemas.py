@@ -75,7 +75,7 @@ class FindingOut(Schema):
 
 
 class ChangeOut(Schema):
-    id: int
+    id: str = Field(description="仮登録の番号（63ビット整数の10進文字列。JavaScript の数値では桁が失われるため文字列）")
     kind: str
     kind_label: str
     status: str

@@ -96,17 +96,15 @@ def resident_code_pool_status() -> PoolStatus:
 def draw_resident_code(atena_no: str, rng: random.Random | None = None) -> str:
     """Draw a free 住民票コード at random (標準仕様書 4.3.1) and mark it assigned."""
     rng = rng or random.SystemRandom()
-    free = ResidentCodePool.objects.filter(assigned_to="")
-    pivot = f"{rng.randrange(10**11):011d}"
-    row = free.filter(code__gte=pivot).order_by("code").select_for_update().first()
-    if row is None:
-        row = free.order_by("code").select_for_update().first()
-    if row is None:
+    free = ResidentCodePool.objects.filter(assigned_to="").order_by("code")
+    count = free.count()
+    if count == 0:
         raise RegistryError(
             ResidentsErrorCode.POOL_EMPTY,
             "住民票コードの在庫がありません。住基ネット（CS）から住民票コードを取り込んでください",
             status=409,
         )
+    row = free.select_for_update()[rng.randrange(count)]
     ResidentCodePool.objects.filter(code=row.code).update(assigned_to=atena_no, assigned_at=timezone.now())
     return row.code
 

@@ -1,6 +1,5 @@
 """Access-log queries for auditors (監査 role): by resident and by staff member."""
 
-from __future__ import annotations
 
 import datetime as dt
 
@@ -15,7 +14,7 @@ router = Router(tags=["アクセスログ"])
 
 
 class LogOut(Schema):
-    id: int
+    id: str
     at: dt.datetime
     actor: str
     operation: str
@@ -25,13 +24,13 @@ class LogOut(Schema):
     subject_count: int
 
 
-@router.get("/audit/residents/{atena_no}", response=list[LogOut], summary="住民ごとのアクセス履歴")
+@router.get("/{tenant}/audit/residents/{atena_no}", response=list[LogOut], summary="住民ごとのアクセス履歴")
 @tenant_endpoint("audit.read")
 def by_resident(request: HttpRequest, tenant: str, atena_no: str) -> list[LogOut]:
-    return [LogOut(**e.__dict__) for e in services.entries_for_resident(atena_no)]
+    return [LogOut(**{**e.__dict__, "id": str(e.id)}) for e in services.entries_for_resident(atena_no)]
 
 
-@router.get("/audit/staff/{actor}", response=list[LogOut], summary="職員ごとの操作履歴")
+@router.get("/{tenant}/audit/staff/{actor}", response=list[LogOut], summary="職員ごとの操作履歴")
 @tenant_endpoint("audit.read")
 def by_actor(request: HttpRequest, tenant: str, actor: str) -> list[LogOut]:
-    return [LogOut(**e.__dict__) for e in services.entries_for_actor(actor)]
+    return [LogOut(**{**e.__dict__, "id": str(e.id)}) for e in services.entries_for_actor(actor)]

