@@ -25,9 +25,10 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import DatabaseError, connection, transaction
 from django.test import Client, RequestFactory
 from django.utils import timezone
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
+from ninja import Status
 from pydantic import BaseModel
 from tests.factories import MembershipFactory, UserFactory
 from tests.fixtures import KUDAMATSU, SHUNAN, World
@@ -64,9 +65,9 @@ ROLES = ("clerk", "approver", "admin", "auditor")
 GLOBAL_TENANT_CODE_TABLES = frozenset({"identity_membership", "identity_apitoken"})
 GLOBAL_TENANT_MODELS = frozenset({Membership, ApiToken})
 
-HTTP_BROKEN = pytest.mark.xfail(strict=True, reason=(
-    "src bug: tenant endpoints unreachable over HTTP — {tenant} of the router prefix is not bound to "
-    "the views (400 'tenant: 必須項目です'); see test_role_matrix.HTTP_BROKEN"))
+REGISTRY_ERRORS_ARE_500 = pytest.mark.xfail(strict=True, reason=(
+    "src bug: platform/http/problems.py install() has no handler for residents.errors.RegistryError, so a "
+    "404 'residents.not_found' (e.g. a 宛名番号 of the other 団体) is an HTML 500 instead of problem+json"))
 
 
 @pytest.fixture(autouse=True)
@@ -386,7 +387,10 @@ def call_gate(view: Callable[..., Any], tenant: str, path_params: dict[str, str]
         return Reply(status, exc.code, exc.message, exc.message)
     except RegistryError as exc:
         return Reply(exc.status, exc.code, exc.message, exc.message)
-    status, value = result if isinstance(result, tuple) else (200, result)
+    if isinstance(result, Status):
+        status, value = result.status_code, result.value
+    else:
+        status, value = result if isinstance(result, tuple) else (200, result)
     body = _dump(value)
     return Reply(status, None, body, json.dumps(body, ensure_ascii=False, default=str))
 
@@ -451,7 +455,6 @@ def _found(text: str, markers: set[str]) -> set[str]:
     return {m for m in markers if m in text}
 
 
-@HTTP_BROKEN
 @pytest.mark.django_db
 def test_http_another_tenants_clerk_gets_403(world: World) -> None:
     build_both(world)
@@ -463,7 +466,7 @@ def test_http_another_tenants_clerk_gets_403(world: World) -> None:
     assert "山田" not in r.text
 
 
-@HTTP_BROKEN
+@REGISTRY_ERRORS_ARE_500
 @pytest.mark.django_db
 def test_http_a_resident_of_the_other_tenant_is_not_found(world: World) -> None:
     both = build_both(world)
@@ -477,7 +480,6 @@ def test_http_a_resident_of_the_other_tenant_is_not_found(world: World) -> None:
     assert r.status == 200, r.body  # positive control
 
 
-@HTTP_BROKEN
 @pytest.mark.django_db
 def test_http_a_token_of_the_other_tenant_gets_403(world: World) -> None:
     build_both(world)
@@ -639,33 +641,42 @@ def probe_once(sc: Scenario, layer: str, acting: str, kind: str, role: str, path
         assert (reply.status, reply.body["total"], reply.body["items"]) == (200, 0, []), reply.text
     elif path == "/changes":
         assert reply.status == 200, reply.text
-        assert [c["id"] for c in reply.body] == [mine.awaiting_id]
+        assert [str(c["id"]) for c in reply.body] == [str(mine.awaiting_id)]
     else:
         assert reply.status == 200, reply.text
 
 
 PROPERTY_SETTINGS = hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-EXAMPLES = given(
+STRATEGIES = given(
     acting=st.sampled_from([SHUNAN, KUDAMATSU]),
     kind=st.sampled_from(CALLER_KINDS),
     role=st.sampled_from(ROLES),
     path=st.sampled_from(sorted(PROBES)),
     i=st.integers(min_value=0, max_value=23),
 )
+#: Always run: a 周南市 clerk asking for a 下松市 resident, and a 下松市 auditor for 周南市's log of one.
+FIXED = [example(acting=SHUNAN, kind="staff", role="clerk", path="/residents/{atena_no}", i=0),
+         example(acting=KUDAMATSU, kind="dual", role="auditor", path="/audit/residents/{atena_no}", i=1)]
+
+
+def with_examples(test: F) -> F:
+    for ex in FIXED:
+        test = ex(test)
+    return STRATEGIES(test)  # type: ignore[no-any-return]
 
 
 @pytest.mark.django_db
 @PROPERTY_SETTINGS
-@EXAMPLES
+@with_examples
 def test_property_gate_never_returns_the_other_tenants_data(scenario: Scenario, acting: str, kind: str,
                                                             role: str, path: str, i: int) -> None:
     probe_once(scenario, "gate", acting, kind, role, path, i)
 
 
-@HTTP_BROKEN
+@REGISTRY_ERRORS_ARE_500
 @pytest.mark.django_db
 @PROPERTY_SETTINGS
-@EXAMPLES
+@with_examples
 def test_property_http_never_returns_the_other_tenants_data(scenario: Scenario, acting: str, kind: str,
                                                             role: str, path: str, i: int) -> None:
     probe_once(scenario, "http", acting, kind, role, path, i)

@@ -14,17 +14,19 @@ from typing import Any
 
 import pytest
 from pytest_django.fixtures import Settings
+from tests.conftest import PG
+from tests.factories import MembershipFactory, UserFactory
+from tests.fixtures import SHUNAN, World
 
 from moyai.platform.identity.services import IdentityError, IdentityErrorCode, Principal, staff_principal
 from moyai.platform.tenancy.scope import tenant_scope
-from moyai.residents import selectors, services
+from moyai.residents import projections, selectors, services
 from moyai.residents.domain import rules
+from moyai.residents.domain.model import PersonState
 from moyai.residents.domain.rules import Level, RuleSpec
 from moyai.residents.errors import RegistryError, ResidentsErrorCode
-from moyai.residents.models import ChangeRequest, Event, Resident
+from moyai.residents.models import ChangeRequest, Event, Resident, SearchKey
 from moyai.residents.services import SubjectInput
-from tests.factories import MembershipFactory, UserFactory
-from tests.fixtures import SHUNAN, World
 
 ADDR1 = "山口県周南市岐山通一丁目1番地"
 ADDR2 = "山口県周南市糀町二丁目5番地"
@@ -119,7 +121,7 @@ def _alert_needs_confirmation(actor: Principal, req: ChangeRequest, expected: Se
 
 
 def _member(username: str, *roles_: str) -> Principal:
-    user = UserFactory(username=username)
+    user: Any = UserFactory(username=username)
     for role in roles_:
         MembershipFactory(user=user, tenant_id=SHUNAN, role=role)
     return staff_principal(user, SHUNAN)

@@ -87,7 +87,7 @@ class SearchKey(TenantScopedModel):
     """
 
     pk = models.CompositePrimaryKey("tenant", "kind", "key", "atena_no")
-    kind = models.CharField(max_length=12)
+    kind = models.CharField(max_length=20)
     key = models.CharField(max_length=300)
     atena_no = models.CharField("宛名番号", max_length=16)
     current = models.BooleanField("現在の値", default=True)

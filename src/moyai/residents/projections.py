@@ -8,10 +8,14 @@ future (転出予定) that have since taken effect.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.utils import timezone
+
+from moyai.platform.db.bulk import insert_values
 
 from .domain.model import MoveEvent, PersonState, apply_event, effective_events
 from .domain.search_keys import address_keys, fuzzy_kana_key, kana_key, name_key
@@ -20,8 +24,15 @@ from .models import Event, Resident, SearchKey
 
 @dataclass(frozen=True)
 class ProjectedRows:
-    resident: Resident
-    keys: list[SearchKey]
+    resident: dict[str, Any]  # Resident field → value
+    keys: list[dict[str, Any]]  # SearchKey rows
+
+
+# Names and addresses repeat a lot (family names, towns): cache the key functions for loads.
+_name_key = functools.lru_cache(maxsize=200_000)(name_key)
+_kana_key = functools.lru_cache(maxsize=200_000)(kana_key)
+_fuzzy_kana_key = functools.lru_cache(maxsize=200_000)(fuzzy_kana_key)
+_address_keys = functools.lru_cache(maxsize=200_000)(address_keys)
 
 
 def _birth_sort(state: PersonState) -> str:
@@ -37,22 +48,22 @@ def _keys_of(state: PersonState) -> dict[tuple[str, str], None]:
     names = [f"{state.family_name}{state.given_name}", state.name_alpha or "", state.alias or "",
              f"{state.former_surname}{state.given_name}" if state.former_surname else "", state.combined_name or ""]
     for n in names:
-        k = name_key(n)
+        k = _name_key(n)
         if k:
             keys[("name", k)] = None
     kanas = [f"{state.family_kana}{state.given_kana}", state.alias_kana or "",
              f"{state.former_surname_kana}{state.given_kana}" if state.former_surname_kana else ""]
     for n in kanas:
-        k = kana_key(n)
+        k = _kana_key(n)
         if k:
             keys[("kana", k)] = None
-            keys[("kana_fuzzy", fuzzy_kana_key(n))] = None
+            keys[("kana_fuzzy", _fuzzy_kana_key(n))] = None
     if state.given_kana:
-        keys[("given_kana", kana_key(state.given_kana))] = None
-        keys[("given_kana_fuzzy", fuzzy_kana_key(state.given_kana))] = None
+        keys[("given_kana", _kana_key(state.given_kana))] = None
+        keys[("given_kana_fuzzy", _fuzzy_kana_key(state.given_kana))] = None
     if state.given_name:
-        keys[("given_name", name_key(state.given_name))] = None
-    for k in address_keys(state.address or ""):
+        keys[("given_name", _name_key(state.given_name))] = None
+    for k in _address_keys(state.address or ""):
         keys[("address", k)] = None
     return keys
 
@@ -74,7 +85,7 @@ def project(atena_no: str, events: Sequence[MoveEvent], today: dt.date) -> Proje
         return None
     current = _keys_of(state)
     last = max(e.event_id for e in events)
-    resident = Resident(
+    resident = dict(
         atena_no=atena_no,
         household_no=state.household_no or "",
         status=state.status,
@@ -96,7 +107,7 @@ def project(atena_no: str, events: Sequence[MoveEvent], today: dt.date) -> Proje
         version=last,
     )
     keys = [
-        SearchKey(kind=kind, key=key[:300], atena_no=atena_no, current=(kind, key) in current)
+        {"kind": kind, "key": key[:300], "atena_no": atena_no, "current": (kind, key) in current}
         for (kind, key) in {**past, **current}
     ]
     return ProjectedRows(resident, keys)
@@ -118,9 +129,11 @@ def refresh(atena_nos: Iterable[str], today: dt.date | None = None) -> int:
     return len(rows)
 
 
-def write(rows: Sequence[ProjectedRows], batch_size: int = 2000) -> None:
-    Resident.objects.bulk_create([r.resident for r in rows], batch_size=batch_size)
-    SearchKey.objects.bulk_create([k for r in rows for k in r.keys], batch_size=batch_size)
+def write(rows: Sequence[ProjectedRows]) -> tuple[int, int]:
+    """Insert projection rows (for residents whose old rows were removed); returns the counts."""
+    n_res = insert_values(Resident, (r.resident for r in rows))
+    n_keys = insert_values(SearchKey, (k for r in rows for k in r.keys))
+    return n_res, n_keys
 
 
 def refresh_due(today: dt.date | None = None) -> int:

@@ -503,28 +503,27 @@ def load_histories(
     For loads into an empty 団体 (the demo, a 中間標準レイアウト migration): events are written
     as they are, in one transaction with the projections, so a failure leaves nothing.
     """
-    from moyai.platform.db.bulk import insert_rows
+    from moyai.platform.db.bulk import insert_values
 
     today = today or timezone.localdate()
     by_person: dict[str, list[MoveEvent]] = {}
     for e in events:
         by_person.setdefault(e.atena_no, []).append(e)
     rows = [r for a, evs in by_person.items() if (r := projections.project(a, evs, today)) is not None]
-    n_events = insert_rows(Event, (
-        Event(event_id=e.event_id, atena_no=e.atena_no, kind=e.kind, reason_code=e.reason_code,
-              effective_date=e.effective_date, notified_date=e.notified_date, recorded_at=e.recorded_at,
-              staff=e.staff, changes=dict(e.changes), household_no=str(e.changes.get("household_no") or ""),
-              group_id=e.group_id or e.event_id, cancels=e.cancels, request_id="load")
+    n_events = insert_values(Event, (
+        {"event_id": e.event_id, "atena_no": e.atena_no, "kind": e.kind, "reason_code": e.reason_code,
+         "effective_date": e.effective_date, "notified_date": e.notified_date, "recorded_at": e.recorded_at,
+         "staff": e.staff, "changes": e.changes, "household_no": str(e.changes.get("household_no") or ""),
+         "group_id": e.group_id or e.event_id, "cancels": e.cancels, "request_id": "load"}
         for e in events
     ))
-    n_res = insert_rows(Resident, (r.resident for r in rows))
-    n_keys = insert_rows(SearchKey, (k for r in rows for k in r.keys))
+    n_res, n_keys = projections.write(rows)
     first_seen: dict[str, dt.date] = {}
     for e in events:
         hh = e.changes.get("household_no")
         if hh and (hh not in first_seen or e.effective_date < first_seen[hh]):
             first_seen[str(hh)] = e.effective_date
-    n_hh = insert_rows(Household, (Household(household_no=h, created_on=d) for h, d in sorted(first_seen.items())))
+    n_hh = insert_values(Household, ({"household_no": h, "created_on": d} for h, d in sorted(first_seen.items())))
     set_sequence("atena", next_atena_seq)
     set_sequence("household", next_household_seq)
     return LoadSummary(n_events, n_res, n_keys, n_hh)

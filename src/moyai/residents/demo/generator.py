@@ -2,9 +2,12 @@
 
 The demo is the 山口県 group of five municipalities at their real populations
 (:data:`MUNICIPALITIES`, 288,944 current residents); ``scale`` shrinks every population.
-:func:`generate` returns, for one municipality, the 異動 history of every person ever recorded
-since about 2010 as :class:`~moyai.residents.domain.model.MoveEvent` objects, which replay to the
-current 住民票 (status resident) and to the 除票 (moved out, died).
+:func:`generate` returns, for one municipality, the 異動 history of every person recorded as
+:class:`~moyai.residents.domain.model.MoveEvent` objects, which replay to the current 住民票
+(status resident) and to the 除票 (moved out, died). A current resident's 記載 is dated when the
+household moved in (as early as 1965: the registry was migrated with its dates), later changes
+and the 除票 (about 8% more people) fall between 2010 and ``today``; 外国人住民 are recorded
+from 2012-07-09 (職権記載 on that day for those already living there).
 
 Everything is derived from ``(tenant, scale, seed, today)``: one ``random.Random`` and one Faker
 per tenant, never the global ``random``; 宛名番号, 世帯番号 and event ids are sequences.
@@ -549,9 +552,6 @@ class _Gen:
 
     def _elderly_age(self) -> int:
         return int(self.rng.triangular(65, 101, 76))
-
-    def _adult_age(self) -> int:
-        return int(self.rng.triangular(20, 65, 45))
 
     # -- addresses --------------------------------------------------------------------------
 

@@ -152,10 +152,12 @@ class PersonState:
         return f"{self.family_kana}　{self.given_kana}".strip("　")
 
     def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        # Shallow: item values are immutable or JSON mappings that are never mutated.
+        return {name: getattr(self, name) for name in _FIELD_NAMES}
 
 
 ITEM_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(PersonState))
+_FIELD_NAMES = ITEM_NAMES
 SETTABLE_ITEMS = frozenset(ITEM_NAMES) - STATUS_ITEMS
 
 
