@@ -282,13 +282,15 @@ def make_credentials(w: World) -> Credentials:
 class Expected:
     status: int
     code: str | None = None  # problem code for refusals
-    denied_log: bool = False
+    #: one "denied" access-log row in 周南市 (True), none (False), or not checked (None: 401s — the gate
+    #: logs refusals of known principals only; whether anonymous attempts are logged is not pinned here)
+    denied_log: bool | None = False
 
 
 def expected_for(caller: Caller, permission: str, success: int) -> Expected:
     """The expected outcome, from roles.yaml."""
     if caller.kind in ("anonymous", "bad_token"):
-        return Expected(401, IdentityErrorCode.NOT_AUTHENTICATED)
+        return Expected(401, IdentityErrorCode.NOT_AUTHENTICATED, denied_log=None)
     if caller.role is None:
         return Expected(403, IdentityErrorCode.NOT_MEMBER, denied_log=True)
     if permission in roles()[caller.role].permissions:
@@ -324,7 +326,7 @@ class Mismatch:
 def check(op: Operation, caller: Caller, creds: Credentials, call: Call,
           run: Callable[[], Outcome]) -> list[Mismatch]:
     """Run one call in a savepoint that is rolled back afterwards; compare with the table."""
-    assert op.permission is not None
+    assert op.permission is not None, f"{op} is not declared with tenant_endpoint"
     exp = expected_for(caller, op.permission, call.success)
     out: list[Mismatch] = []
     with transaction.atomic():
@@ -339,7 +341,7 @@ def check(op: Operation, caller: Caller, creds: Credentials, call: Call,
         rows = [(r.actor, r.operation, r.tenant_id) for r in new]
         if rows != [wanted] or not new[0].detail.get("reason"):
             out.append(Mismatch(caller.key, f"one denied access-log row {wanted}", f"{rows}"))
-    elif new:
+    elif exp.denied_log is False and new:
         out.append(Mismatch(caller.key, "no denied access-log row", f"{[(r.actor, r.operation) for r in new]}"))
     return out
 

@@ -14,18 +14,16 @@ from typing import Any
 
 import pytest
 from pytest_django.fixtures import Settings
-from tests.conftest import PG
 from tests.factories import MembershipFactory, UserFactory
 from tests.fixtures import SHUNAN, World
 
 from moyai.platform.identity.services import IdentityError, IdentityErrorCode, Principal, staff_principal
 from moyai.platform.tenancy.scope import tenant_scope
-from moyai.residents import projections, selectors, services
+from moyai.residents import selectors, services
 from moyai.residents.domain import rules
-from moyai.residents.domain.model import PersonState
 from moyai.residents.domain.rules import Level, RuleSpec
 from moyai.residents.errors import RegistryError, ResidentsErrorCode
-from moyai.residents.models import ChangeRequest, Event, Resident, SearchKey
+from moyai.residents.models import ChangeRequest, Event, Resident
 from moyai.residents.services import SubjectInput
 
 ADDR1 = "山口県周南市岐山通一丁目1番地"
@@ -694,3 +692,16 @@ def test_changing_a_rule_level_is_data(world: World, monkeypatch: pytest.MonkeyP
         # the request proposed under the shipped level is judged by the level in force at 本登録
         _refused(w.clerk, shipped, [_finding("late_notification", "error", message, shipped.moves[0]["atena_no"],
                                              "notified_date")])
+
+
+RULES_TESTED = {
+    "not_resident_on_date", "unknown_resident", "before_existence", "future_date", "birth_in_future",
+    "notified_before_effective", "notified_in_future", "late_notification", "duplicate_individual_number",
+    "returning_resident", "household_without_head", "head_left_household", "two_heads", "already_removed",
+    "not_removed", "item_not_allowed", "invalid_item", "required_item", "foreign_without_status", "stay_expired",
+    "cancel_target_missing",
+}
+
+
+def test_every_rule_of_rules_yaml_has_a_test() -> None:
+    assert set(rules.rule_specs()) == RULES_TESTED

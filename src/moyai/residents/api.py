@@ -85,7 +85,8 @@ def search_residents(request: HttpRequest, tenant: str, params: Query[SearchPara
         page=params.page, per_page=params.per_page,
     )
     result = selectors.search(request.principal, q, purpose=params.purpose)  # type: ignore[attr-defined]
-    return SearchPage(total=result.total, page=result.page, per_page=result.per_page,
+    return SearchPage(total=result.total, more=result.total > selectors.COUNT_CAP, page=result.page,
+                      per_page=result.per_page,
                       items=[summary_of_row(r) for r in result.items])
 
 

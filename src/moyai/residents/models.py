@@ -73,6 +73,7 @@ class Resident(TenantScopedModel):
         verbose_name = "住民"
         indexes = [
             models.Index(fields=["tenant", "household_no"], name="resident_household"),
+            models.Index(fields=["tenant", "status", "display_kana", "atena_no"], name="resident_order"),
             models.Index(fields=["tenant", "birth_sort", "atena_no"], name="resident_birth"),
             models.Index(fields=["tenant", "individual_number"], name="resident_number"),
             models.Index(fields=["tenant", "resident_code"], name="resident_code"),

@@ -24,7 +24,8 @@ class ResidentSummary(Schema):
 
 
 class SearchPage(Schema):
-    total: int
+    total: int = Field(description="該当件数（1,001 は「1,000件超」を表す）")
+    more: bool = Field(False, description="該当が1,000件を超える（条件を追加してください）")
     page: int
     per_page: int
     items: list[ResidentSummary]

@@ -10,6 +10,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from moyai.platform.audit import services as audit
@@ -48,9 +49,12 @@ class SearchQuery:
                         self.individual_number.strip()])
 
 
+COUNT_CAP = 1000
+
+
 @dataclass
 class SearchResult:
-    total: int
+    total: int  # capped at COUNT_CAP + 1 (shown as "1,000件超")
     page: int
     per_page: int
     items: list[Resident] = field(default_factory=list)
@@ -116,8 +120,11 @@ def _keys(kind: str, key: str, match: str) -> QuerySet[SearchKey]:
         sk = sk.filter(key=key)
     elif match == "partial":
         sk = sk.filter(key__contains=key)
+    elif connection.vendor == "sqlite":
+        # SQLite's LIKE cannot use the (binary) key index; a range on the key can.
+        sk = sk.filter(key__gte=key, key__lt=key + "\U0010ffff")
     else:
-        sk = sk.filter(key__startswith=key)
+        sk = sk.filter(key__startswith=key)  # PostgreSQL: the varchar_pattern_ops index
     return sk.values("atena_no")
 
 
@@ -126,7 +133,7 @@ def search(actor: Principal, q: SearchQuery, *, purpose: str = "") -> SearchResu
         raise RegistryError(ResidentsErrorCode.INVALID_INPUT, f"ページ指定が正しくありません（1ページ{MAX_PER_PAGE}件まで）",
                             field="per_page")
     qs = build_search(q)
-    total = qs.count()
+    total = qs[:COUNT_CAP + 1].count()  # "more than COUNT_CAP" is all a counter needs to know
     offset = (q.page - 1) * q.per_page
     items = list(qs[offset : offset + q.per_page])
     audit.record(actor, "resident.search", [r.atena_no for r in items], purpose=purpose,

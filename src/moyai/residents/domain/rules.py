@@ -284,7 +284,8 @@ def check(moves: Iterable[ProposedMove], ctx: RuleContext) -> list[Finding]:
                             continue
                         c.add("required_item", mv.atena_no, item, name=label(item))
             if after is not None and after.resident_kind == "foreign" and after.foreign_category == "中長期在留者":
-                if not (after.residence_status and after.stay_expiry and after.residence_card_no):
+                indefinite = after.period_of_stay == "無期限"  # 永住者: no 満了日
+                if not (after.residence_status and after.residence_card_no and (after.stay_expiry or indefinite)):
                     c.add("foreign_without_status", mv.atena_no, "residence_status")
         else:
             since = ctx.exists_since.get(mv.atena_no)
