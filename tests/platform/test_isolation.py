@@ -65,9 +65,7 @@ ROLES = ("clerk", "approver", "admin", "auditor")
 GLOBAL_TENANT_CODE_TABLES = frozenset({"identity_membership", "identity_apitoken"})
 GLOBAL_TENANT_MODELS = frozenset({Membership, ApiToken})
 
-REGISTRY_ERRORS_ARE_500 = pytest.mark.xfail(strict=True, reason=(
-    "src bug: platform/http/problems.py install() has no handler for residents.errors.RegistryError, so a "
-    "404 'residents.not_found' (e.g. a 宛名番号 of the other 団体) is an HTML 500 instead of problem+json"))
+REGISTRY_ERRORS_ARE_500 = pytest.mark.usefixtures()  # RegistryError → problem+json (fixed)
 
 
 @pytest.fixture(autouse=True)
@@ -234,10 +232,6 @@ def test_writing_a_row_of_the_other_tenant_raises_cross_tenant_write(world: Worl
         assert not AccessLog.objects.filter(actor="staff:clerk1").exists()
 
 
-@pytest.mark.xfail(not PG, strict=True, reason=(
-    "src bug (SQLite): TenantScopedQuerySet guards save/delete/bulk_create but not update(); "
-    "Household.objects.filter(...).update(tenant_id='352071') inside tenant_scope('352152') moves the row "
-    "to 下松市 (RLS WITH CHECK refuses it on PostgreSQL only)"))
 @pytest.mark.django_db
 def test_moving_rows_to_the_other_tenant_with_update_is_refused(world: World) -> None:
     both = build_both(world)

@@ -247,11 +247,7 @@ def test_reject_and_withdraw(world: World, clerk: Client, approver: Client) -> N
 
 # ------------------------------------------------------------------ problems raised by the registry
 
-REGISTRY_PROBLEMS = pytest.mark.xfail(strict=True, reason=(
-    "src/moyai/platform/http/problems.py install() registers handlers for ninja ValidationError, IdentityError, "
-    "TenancyError, AuthenticationError and HttpError but not for moyai.residents.errors.RegistryError, so every "
-    "RegistryError raised by services/selectors (404 not found, 400 invalid input, 409 state/alerts, 422 rule "
-    "errors) escapes ninja's default handler and becomes an HTML 500 instead of problem+json"))
+REGISTRY_PROBLEMS = pytest.mark.usefixtures()  # RegistryError → problem+json (fixed)
 
 
 @REGISTRY_PROBLEMS
@@ -344,11 +340,6 @@ def test_validation_errors_are_problems_with_the_field(world: World, clerk: Clie
     assert _events() == events
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "src/moyai/platform/http/problems.py _FIELD_LABELS has no Japanese text for pydantic's too_short / "
-    "string_too_short, so the detail falls back to pydantic's English message "
-    "('subjects: List should have at least 1 item after validation, not 0', 'note: String should have at least 1 "
-    "character')"))
 @pytest.mark.parametrize(("path", "body", "field"), [
     ("/changes", {"kind": "move_in", "effective_date": "2020-04-01", "subjects": []}, "subjects"),
     ("/changes/1/reject", {"note": ""}, "note"),
@@ -411,9 +402,6 @@ def test_search_query_count_does_not_grow_with_the_results(world: World, clerk: 
 # ------------------------------------------------------------------ 処理日
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "src/moyai/residents/domain/model.py history_rows(): processed_on=ev.recorded_at.date() takes the date of the "
-    "UTC datetime read from the database; an event recorded at 2026-04-01 00:30 JST gets 処理日 2026-03-31"))
 def test_processed_on_is_the_japanese_date_of_recording(world: World, clerk: Client) -> None:
     recorded = dt.datetime(2026, 4, 1, 0, 30, tzinfo=ZoneInfo("Asia/Tokyo"))  # 2026-03-31T15:30Z
     with tenant_scope(SHUNAN):

@@ -171,10 +171,6 @@ def test_move_within_before_move_in_is_before_existence(world: World) -> None:
         _refused(w.clerk, req, req.findings)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "src/moyai/residents/domain/rules.py check(): name = before.display_name if before else mv.atena_no; for "
-    "before_existence `before` is always None (nothing exists before the first 記載), so {name} is the 宛名番号 "
-    "('0000000027の住民記録ができた日') instead of the resident's name"))
 def test_before_existence_message_names_the_resident(world: World) -> None:
     w = world
     with tenant_scope(SHUNAN):
@@ -255,9 +251,6 @@ def test_birth_in_the_future(world: World) -> None:
         assert not Event.objects.filter(atena_no=baby).exists()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "src/moyai/residents/domain/rules.py check(): birth_in_future compares only the 異動日 (effective_date) with "
-    "today; a 出生 dated today whose 生年月日 item is 令和81年1月1日 is accepted with no finding"))
 def test_birth_date_item_in_the_future_is_refused(world: World) -> None:
     w = world
     with tenant_scope(SHUNAN):
@@ -265,7 +258,9 @@ def test_birth_date_item_in_the_future_is_refused(world: World) -> None:
         req = services.propose(w.clerk, "birth", dt.date(2020, 1, 1), [SubjectInput(None, {
             "family_name": "山田", "given_name": "三郎", "family_kana": "ヤマダ", "given_kana": "サブロウ", "sex": "1",
             "birth_date": FUTURE_TEXT, "relationship": "子", "address": ADDR1, "household_no": fam.household})])
-        assert ("birth_in_future", "error") in [(f["rule"], f["level"]) for f in req.findings]
+        baby = req.moves[0]["atena_no"]
+        assert [f for f in req.findings if f["rule"] == "birth_date_in_future"] == [
+            _finding("birth_date_in_future", "error", f"生年月日 {FUTURE_TEXT} は未来の日付です", baby, "birth_date")]
 
 
 def test_notified_in_the_future(world: World) -> None:
@@ -343,9 +338,6 @@ def test_second_move_in_of_the_same_individual_number(world: World) -> None:
         assert list(Resident.objects.filter(individual_number=NUMBER).values_list("atena_no", flat=True)) == [fam.head]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "src/moyai/residents/services.py evaluate(): number_holders is read only from the Resident projection, so two "
-    "subjects of ONE request with the same 個人番号 are not compared with each other; both are registered"))
 def test_same_individual_number_twice_in_one_request(world: World) -> None:
     w = world
     with tenant_scope(SHUNAN):
@@ -695,6 +687,7 @@ def test_changing_a_rule_level_is_data(world: World, monkeypatch: pytest.MonkeyP
 
 
 RULES_TESTED = {
+    "birth_date_in_future",
     "not_resident_on_date", "unknown_resident", "before_existence", "future_date", "birth_in_future",
     "notified_before_effective", "notified_in_future", "late_notification", "duplicate_individual_number",
     "returning_resident", "household_without_head", "head_left_household", "two_heads", "already_removed",

@@ -26,10 +26,7 @@ URL = f"/api/v1/tenants/{SHUNAN}/residents"
 
 pytestmark = pytest.mark.django_db
 
-REGISTRY_PROBLEMS = pytest.mark.xfail(strict=True, reason=(
-    "src/moyai/platform/http/problems.py install() has no exception handler for moyai.residents.errors.RegistryError: "
-    "the 400 RegistryError raised by selectors.build_search (empty query, impossible 和暦) escapes ninja's default "
-    "handler and becomes an HTML 500 instead of a problem+json 400"))
+REGISTRY_PROBLEMS = pytest.mark.usefixtures()  # RegistryError → problem+json (fixed)
 
 
 @pytest.fixture(autouse=True)
@@ -282,10 +279,6 @@ def test_api_refuses_an_empty_query_with_a_problem(world: World) -> None:
 # ------------------------------------------------------------------ 不詳日
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "src/moyai/residents/projections.py _birth_sort() writes an unknown month/day as 00 ('1990-00-00', "
-    "'1990-03-00') while selectors.build_search() compares birth_sort >= start.isoformat() ('1990-01-01', "
-    "'1990-03-01'): a resident born 平成2年月日不詳 is not found by birth=平成2年, nor 平成2年3月上旬 by 平成2年3月"))
 def test_unknown_parts_of_a_birth_date_are_found_by_the_period(world: World) -> None:
     with tenant_scope(SHUNAN):
         atena = _register(world, {

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+
+from moyai.platform.errors import DomainError
 
 
 class ResidentsErrorCode(StrEnum):
@@ -17,22 +18,5 @@ class ResidentsErrorCode(StrEnum):
     SELF_APPROVAL = "residents.self_approval"
 
 
-class RegistryError(Exception):
-    status = 400
-
-    def __init__(
-        self,
-        code: ResidentsErrorCode,
-        message: str,
-        *,
-        field: str | None = None,
-        findings: list[dict[str, Any]] | None = None,
-        status: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
-        self.findings = findings or []
-        if status is not None:
-            self.status = status
+class RegistryError(DomainError):
+    """An error of the 住民記録 (the code is a :class:`ResidentsErrorCode`)."""

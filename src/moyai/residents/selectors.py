@@ -92,7 +92,14 @@ def build_search(q: SearchQuery) -> QuerySet[Resident]:
             start, end = parse_date_query(q.birth)
         except JpDateError as exc:
             raise RegistryError(ResidentsErrorCode.INVALID_INPUT, exc.message, field="birth") from None
-        qs = qs.filter(birth_sort__gte=start.isoformat(), birth_sort__lte=end.isoformat())
+        # Unknown parts are stored as 00 (1990-00-00 for 平成2年月日不詳): a period that starts on
+        # the 1st of a month (or of January) also takes the records known only to that month (year).
+        low = start.isoformat()
+        if start.day == 1:
+            low = f"{start.year:04d}-{start.month:02d}-00"
+            if start.month == 1:
+                low = f"{start.year:04d}-00-00"
+        qs = qs.filter(birth_sort__gte=low, birth_sort__lte=end.isoformat())
     if q.address.strip():
         key = address_key(q.address)
         qs = qs.filter(atena_no__in=_keys("address", key, q.match))

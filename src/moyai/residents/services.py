@@ -42,7 +42,7 @@ from .domain.rules import (
     rule_specs,
 )
 from .errors import RegistryError, ResidentsErrorCode
-from .models import ChangeRequest, Event, Household, NumberSequence, Resident, ResidentCodePool, SearchKey
+from .models import ChangeRequest, Event, Household, NumberSequence, Resident, ResidentCodePool
 
 NEW = "new"  # household_no value asking for a new 世帯番号
 
@@ -219,7 +219,14 @@ def evaluate(moves: Sequence[ProposedMove], today: dt.date | None = None) -> lis
     households_after = {h: members_on(h, hist_after, date) for h in touched}
 
     holders: dict[str, list[tuple[str, str]]] = {}
-    numbers = {str(m.changes["individual_number"]) for m in moves if m.changes.get("individual_number")}
+    in_request: dict[str, list[str]] = {}
+    for m in moves:
+        if m.changes.get("individual_number"):
+            in_request.setdefault(str(m.changes["individual_number"]), []).append(m.atena_no)
+    for num, atenas in in_request.items():
+        if len(atenas) > 1:  # the same 個人番号 twice in one request
+            holders.setdefault(num, []).extend((a, "resident") for a in atenas)
+    numbers = set(in_request)
     if numbers:
         for a, num, status in Resident.objects.filter(individual_number__in=numbers).values_list(
             "atena_no", "individual_number", "status"
@@ -234,6 +241,7 @@ def evaluate(moves: Sequence[ProposedMove], today: dt.date | None = None) -> lis
         households_before=households_before,
         number_holders=holders,
         cancel_target_ok=cancel_ok,
+        names={a: s.display_name for a in subjects if (s := replay(histories[a])) is not None},
     )
     return check(moves, ctx)
 

@@ -22,7 +22,7 @@ def histories(draw: st.DrawFn) -> list[MoveEvent]:
     events = [MoveEvent(1, "A", "move_in", "101", start, start, BASE, "s",
                         {"family_name": "山田", "given_name": "花子", "address": "addr0", "household_no": "H1"})]
     for i in range(n):
-        kind = draw(st.sampled_from(KINDS_AFTER_CREATE + ["cancellation"]))
+        kind = draw(st.sampled_from([*KINDS_AFTER_CREATE, "cancellation"]))
         eff = start + dt.timedelta(days=draw(st.integers(0, 6000)))
         rec = BASE + dt.timedelta(hours=i + 1)
         if kind == "cancellation":

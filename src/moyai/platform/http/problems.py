@@ -10,6 +10,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from moyai.platform.audit.context import current_request_id
+from moyai.platform.errors import DomainError
 from moyai.platform.identity.services import IdentityError, IdentityErrorCode
 from moyai.platform.tenancy.errors import TenancyError, TenancyErrorCode
 
@@ -57,7 +58,12 @@ def problem(
 _FIELD_LABELS = {"missing": "必須項目です", "int_parsing": "整数で入力してください", "date_from_datetime_parsing": "日付（YYYY-MM-DD）で入力してください",
                  "date_parsing": "日付（YYYY-MM-DD）で入力してください", "datetime_parsing": "日時（ISO 8601）で入力してください",
                  "bool_parsing": "true か false で入力してください", "string_type": "文字列で入力してください",
-                 "literal_error": "選択肢にない値です", "json_invalid": "JSON として読めません"}
+                 "literal_error": "選択肢にない値です", "json_invalid": "JSON として読めません",
+                 "too_short": "件数が足りません（1件以上必要です）", "too_long": "件数が多すぎます",
+                 "string_too_short": "入力してください（空欄にはできません）", "string_too_long": "文字数が多すぎます",
+                 "greater_than_equal": "値が小さすぎます", "less_than_equal": "値が大きすぎます",
+                 "int_type": "整数で入力してください", "dict_type": "オブジェクトで入力してください",
+                 "list_type": "配列で入力してください", "model_attributes_type": "オブジェクトで入力してください"}
 
 
 def install(api: NinjaAPI) -> None:
@@ -66,11 +72,16 @@ def install(api: NinjaAPI) -> None:
         errors = []
         for e in exc.errors:
             loc = [str(x) for x in e.get("loc", []) if x not in ("body", "query", "path", "payload")]
-            msg = _FIELD_LABELS.get(e.get("type", ""), e.get("msg", "値が正しくありません"))
+            msg = _FIELD_LABELS.get(e.get("type", ""), "値が正しくありません")
             errors.append({"field": ".".join(loc), "message": msg})
         first = errors[0] if errors else {"field": None, "message": "入力内容に誤りがあります"}
         return problem(api, request, 400, "request.invalid", f"{first['field']}: {first['message']}",
                        field=first["field"], errors=errors)
+
+    @api.exception_handler(DomainError)
+    def _domain(request: HttpRequest, exc: DomainError) -> HttpResponse:
+        return problem(api, request, exc.status, str(exc.code), exc.message, field=exc.field,
+                       errors=exc.findings or None)
 
     @api.exception_handler(IdentityError)
     def _identity(request: HttpRequest, exc: IdentityError) -> HttpResponse:

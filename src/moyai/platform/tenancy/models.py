@@ -57,6 +57,23 @@ class Tenant(models.Model):
 
 
 class TenantScopedQuerySet(models.QuerySet[Any]):
+    def update(self, **kwargs: Any) -> int:
+        code = current_tenant_code()
+        for key in ("tenant", "tenant_id"):
+            if key in kwargs:
+                value = kwargs[key]
+                target = getattr(value, "pk", value)
+                if target != code:
+                    raise CrossTenantWrite(str(target), code)
+        return super().update(**kwargs)
+
+    def bulk_update(self, objs: Any, fields: Any, *args: Any, **kwargs: Any) -> int:
+        code = current_tenant_code()
+        for obj in objs:
+            if obj.tenant_id != code:
+                raise CrossTenantWrite(obj.tenant_id, code)
+        return super().bulk_update(objs, fields, *args, **kwargs)
+
     def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> Any:
         code = current_tenant_code()
         for obj in objs:

@@ -14,7 +14,7 @@ from django.db import connections
 from django.db.models.signals import post_migrate
 from django.dispatch import receiver
 
-APPEND_ONLY_TABLES = ("residents_event", "audit_accesslog")
+APPEND_ONLY_TABLES = ("residents_event", "audit_accesslog", "audit_accesslogsubject")
 
 
 @receiver(post_migrate)

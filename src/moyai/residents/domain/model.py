@@ -22,9 +22,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from moyai.platform.codes.datafiles import load
 from moyai.platform.codes.wareki import format_wareki, parse_jp_date
+
+JST = ZoneInfo("Asia/Tokyo")  # 処理日 is the date in Japan of the recording
 
 
 class Effect(StrEnum):
@@ -275,7 +278,7 @@ def history_rows(events: Sequence[MoveEvent]) -> list[HistoryRow]:
                 reason_code=ev.reason_code,
                 effective_date=ev.effective_date,
                 notified_date=ev.notified_date,
-                processed_on=ev.recorded_at.date(),
+                processed_on=ev.recorded_at.astimezone(JST).date(),
                 recorded_at=ev.recorded_at,
                 cancelled=ev.event_id in cancelled_ids,
                 items=items,

@@ -85,6 +85,7 @@ class RuleContext:
     households_before: Mapping[str, list[PersonState]] = field(default_factory=dict)
     number_holders: Mapping[str, list[tuple[str, str]]] = field(default_factory=dict)  # 個人番号 → [(宛名番号, status)]
     cancel_target_ok: bool = True
+    names: Mapping[str, str] = field(default_factory=dict)  # 氏名 of each existing subject, for messages
 
 
 def _fmt_date(d: dt.date) -> str:
@@ -209,6 +210,15 @@ def _normalise_item(item: str, value: Any) -> Any:
         if not _POSTAL.match(v):
             raise ValueError("郵便番号は7桁の数字です（例: 745-0045）")
         return v.replace("-", "")
+    if item == "foreign_category":
+        table = code_table("foreign_resident_category")
+        v = unicodedata.normalize("NFKC", str(value)).strip()
+        if table.has(v):
+            return v
+        entry = table.find(v)
+        if entry is None:
+            raise ValueError(f"外国人住民の区分 {v} は区分コード表にありません")
+        return entry.code
     if item == "residence_status":
         table = code_table("residence_status")
         v = str(value)
@@ -242,6 +252,17 @@ def _normalise_item(item: str, value: Any) -> Any:
 
 # ---------------------------------------------------------------- the rules
 
+
+def _sort_key(jp: Mapping[str, Any]) -> str:
+    return f"{jp.get('year') or 0:04d}-{jp.get('month') or 0:02d}-{jp.get('day') or 0:02d}"
+
+
+@functools.cache
+def _mid_long_term() -> str:
+    """Code of 中長期在留者 in the 外国人住民の区分 table."""
+    entry = code_table("foreign_resident_category").find("中長期在留者")
+    return entry.code if entry else "中長期在留者"
+
 REQUIRED_ON_CREATE = ("family_name", "birth_date", "sex", "address", "household_no", "relationship")
 
 
@@ -254,7 +275,7 @@ def check(moves: Iterable[ProposedMove], ctx: RuleContext) -> list[Finding]:
         spec = kind_spec(mv.kind)
         c = _Collector(mv.kind)
         before = ctx.before.get(mv.atena_no)
-        name = before.display_name if before else mv.atena_no
+        name = before.display_name if before else ctx.names.get(mv.atena_no) or mv.atena_no
         date_text = _fmt_date(mv.effective_date)
 
         for item in mv.changes:
@@ -275,15 +296,21 @@ def check(moves: Iterable[ProposedMove], ctx: RuleContext) -> list[Finding]:
             elif (mv.notified_date - mv.effective_date).days > 14:
                 c.add("late_notification", mv.atena_no, "notified_date", days=(mv.notified_date - mv.effective_date).days)
 
+        after = ctx.after.get(mv.atena_no)
+        birth = (after.birth_date if after is not None else None) or {}
+        if "birth_date" in mv.changes or spec.effect == Effect.CREATE:
+            future_birth = mv.kind == "birth" and mv.effective_date > ctx.today  # reported as 出生日 below
+            if birth.get("year") and _sort_key(birth) > ctx.today.isoformat() and not future_birth:
+                c.add("birth_date_in_future", mv.atena_no, "birth_date", date=JpDate.from_json(birth).wareki_text())
+
         if spec.effect == Effect.CREATE:
-            after = ctx.after.get(mv.atena_no)
             if before is None or before.status != "resident":
                 for item in REQUIRED_ON_CREATE:
                     if after is None or getattr(after, item) in (None, ""):
                         if item == "family_name" and after is not None and after.name_alpha:
                             continue
                         c.add("required_item", mv.atena_no, item, name=label(item))
-            if after is not None and after.resident_kind == "foreign" and after.foreign_category == "中長期在留者":
+            if after is not None and after.resident_kind == "foreign" and after.foreign_category == _mid_long_term():
                 indefinite = after.period_of_stay == "無期限"  # 永住者: no 満了日
                 if not (after.residence_status and after.residence_card_no and (after.stay_expiry or indefinite)):
                     c.add("foreign_without_status", mv.atena_no, "residence_status")

@@ -295,7 +295,8 @@ def _kanji_number(numeral: str) -> int | None:
     return total + (digit or 0)
 
 
-_CITY_PREFIX = re.compile(r"^(?:.{2,3}?[都道府県])?(?:.+?郡)?.+?[市区町村]")
+# Prefecture, county, municipality (四日市市, 廿日市市: a 市 directly followed by 市 is part of the name).
+_CITY_PREFIX = re.compile(r"^(?:.{2,3}?[都道府県])?(?:.+?郡)?.+?[市区町村](?![市区町村])")
 
 
 def address_keys(address: str) -> list[str]:
@@ -306,7 +307,12 @@ def address_keys(address: str) -> list[str]:
     out = [full]
     m = _CITY_PREFIX.match(full)
     if m and m.end() < len(full):
-        out.append(full[m.end() :])
+        town = full[m.end() :]
+        out.append(town)
+        for prefix in ("大字", "字"):  # 大字久米 is found by 久米
+            if town.startswith(prefix) and len(town) > len(prefix):
+                out.append(town[len(prefix) :])
+                break
     return out
 
 
