@@ -121,7 +121,7 @@ def build_search(q: SearchQuery) -> QuerySet[Resident]:
 MATCHES = ("prefix", "exact", "partial")
 
 
-def _keys(kind: str, key: str, match: str) -> QuerySet[SearchKey]:
+def _keys(kind: str, key: str, match: str) -> QuerySet[Any, Any]:
     sk = SearchKey.objects.filter(kind=kind)
     if match == "exact":
         sk = sk.filter(key=key)

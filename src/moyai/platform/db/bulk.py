@@ -57,7 +57,7 @@ def insert_values(model: type[models.Model], rows: Iterable[Mapping[str, Any]], 
     n = 0
     batch: list[tuple[Any, ...]] = []
     for row in rows:
-        values = []
+        values: list[Any] = []
         for attname, conv, default in plan:
             if attname == "tenant_id":
                 values.append(code)
