@@ -558,7 +558,7 @@ def test_ex_officio_correction_waits_for_approval_and_an_approver_records_it(wor
         registered = services.register(w.clerk, req.id)
         assert registered.status == "awaiting_approval"
         assert _events() == before
-        assert [r.id for r in selectors.awaiting_approval()] == [req.id]
+        assert [r.id for r in selectors.awaiting_approval(w.approver)] == [req.id]
         assert selectors.resident_view(w.clerk, fam.head).record.given_name == "一郎"
 
         # a clerk (no move.approve) cannot approve
@@ -583,7 +583,7 @@ def test_ex_officio_correction_waits_for_approval_and_an_approver_records_it(wor
         assert (ev.kind, ev.reason_code, ev.staff, ev.changes) == ("ex_officio_correction", "306", "staff:approver1",
                                                                    {"given_name": "一朗"})
         assert selectors.resident_view(w.clerk, fam.head).record.given_name == "一朗"
-        assert selectors.awaiting_approval() == []
+        assert selectors.awaiting_approval(w.approver) == []
 
 
 def test_the_proposer_cannot_approve_their_own_change(world: World) -> None:

@@ -182,13 +182,13 @@ def propose_change(request: HttpRequest, tenant: str, payload: ChangeIn) -> Stat
 @router.get("/{tenant}/changes/{change_id}", response=ChangeOut, summary="仮登録の照会")
 @tenant_endpoint("resident.view")
 def get_change(request: HttpRequest, tenant: str, change_id: int) -> ChangeOut:
-    return change_out(services.get_request(change_id))
+    return change_out(selectors.change_view(request.principal, change_id))  # type: ignore[attr-defined]
 
 
 @router.get("/{tenant}/changes", response=list[ChangeOut], summary="審査待ちの一覧")
 @tenant_endpoint("move.approve")
 def list_awaiting(request: HttpRequest, tenant: str) -> list[ChangeOut]:
-    return [change_out(r) for r in selectors.awaiting_approval()]
+    return [change_out(r) for r in selectors.awaiting_approval(request.principal)]  # type: ignore[attr-defined]
 
 
 @router.post("/{tenant}/changes/{change_id}/register", response=ChangeOut, summary="本登録")

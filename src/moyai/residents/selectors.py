@@ -235,6 +235,17 @@ def history(actor: Principal, atena_no: str, *, purpose: str = "") -> list[Histo
     return history_rows(evs)
 
 
-def awaiting_approval(limit: int = 200) -> list[ChangeRequest]:
-    """仮登録 waiting for 審査, oldest first."""
-    return list(ChangeRequest.objects.filter(status="awaiting_approval").order_by("created_at")[:limit])
+def awaiting_approval(actor: Principal, limit: int = 200) -> list[ChangeRequest]:
+    """仮登録 waiting for 審査, oldest first (the list names residents: it is logged)."""
+    rows = list(ChangeRequest.objects.filter(status="awaiting_approval").order_by("created_at")[:limit])
+    audit.record(actor, "move.list_awaiting", [m["atena_no"] for r in rows for m in r.moves])
+    return rows
+
+
+def change_view(actor: Principal, request_id: int) -> ChangeRequest:
+    """One 仮登録 with its items and findings (logged as a read of those residents' data)."""
+    req = ChangeRequest.objects.filter(id=request_id).first()
+    if req is None:
+        raise RegistryError(ResidentsErrorCode.REQUEST_NOT_FOUND, f"仮登録 {request_id} は見つかりません", status=404)
+    audit.record(actor, "move.view", [m["atena_no"] for m in req.moves], detail={"request": req.id})
+    return req

@@ -133,8 +133,11 @@ def events_of(atena_nos: Iterable[str]) -> dict[str, list[MoveEvent]]:
     out: dict[str, list[MoveEvent]] = {a: [] for a in wanted}
     if not wanted:
         return out
-    for row in Event.objects.filter(atena_no__in=wanted).order_by("recorded_at", "event_id"):
+    # No ORDER BY: the planner must use the (tenant, atena_no, …) index; histories are short.
+    for row in Event.objects.filter(atena_no__in=wanted):
         out[row.atena_no].append(to_domain(row))
+    for evs in out.values():
+        evs.sort(key=lambda e: (e.recorded_at, e.event_id))
     return out
 
 
