@@ -30,8 +30,6 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from ninja import Status
 from pydantic import BaseModel
-from tests.factories import MembershipFactory, UserFactory
-from tests.fixtures import KUDAMATSU, SHUNAN, World
 
 from moyai.api import api
 from moyai.platform.audit.models import AccessLog, AccessLogSubject
@@ -47,6 +45,8 @@ from moyai.residents import services
 from moyai.residents.errors import RegistryError
 from moyai.residents.models import ChangeRequest, Event, Household, Resident
 from moyai.residents.services import SubjectInput
+from tests.factories import MembershipFactory, UserFactory
+from tests.fixtures import KUDAMATSU, SHUNAN, World
 
 PG = os.environ.get("MOYAI_DB") == "postgresql"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -65,7 +65,6 @@ ROLES = ("clerk", "approver", "admin", "auditor")
 GLOBAL_TENANT_CODE_TABLES = frozenset({"identity_membership", "identity_apitoken"})
 GLOBAL_TENANT_MODELS = frozenset({Membership, ApiToken})
 
-REGISTRY_ERRORS_ARE_500 = pytest.mark.usefixtures()  # RegistryError → problem+json (fixed)
 
 
 @pytest.fixture(autouse=True)
@@ -460,7 +459,6 @@ def test_http_another_tenants_clerk_gets_403(world: World) -> None:
     assert "山田" not in r.text
 
 
-@REGISTRY_ERRORS_ARE_500
 @pytest.mark.django_db
 def test_http_a_resident_of_the_other_tenant_is_not_found(world: World) -> None:
     both = build_both(world)
@@ -667,7 +665,6 @@ def test_property_gate_never_returns_the_other_tenants_data(scenario: Scenario, 
     probe_once(scenario, "gate", acting, kind, role, path, i)
 
 
-@REGISTRY_ERRORS_ARE_500
 @pytest.mark.django_db
 @PROPERTY_SETTINGS
 @with_examples

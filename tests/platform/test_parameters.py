@@ -6,12 +6,12 @@ import datetime as dt
 
 import pytest
 from django.test import Client
-from tests.fixtures import SHUNAN, World
 
 from moyai.platform.tenancy.errors import TenancyError
 from moyai.platform.tenancy.models import Consortium
 from moyai.platform.tenancy.scope import tenant_scope
 from moyai.platform.tenancy.services import create_tenant, parameter, parameter_history, set_parameter
+from tests.fixtures import SHUNAN, World
 
 
 @pytest.mark.django_db

@@ -32,8 +32,6 @@ from django.http import HttpRequest
 from django.test import Client, RequestFactory
 from ninja import Status
 from pydantic import BaseModel
-from tests.factories import UserFactory
-from tests.fixtures import KUDAMATSU, SHUNAN, World
 
 from moyai.api import api
 from moyai.platform.audit.models import AccessLog
@@ -46,6 +44,8 @@ from moyai.platform.tenancy.scope import tenant_scope
 from moyai.residents import services
 from moyai.residents.errors import RegistryError
 from moyai.residents.services import SubjectInput
+from tests.factories import UserFactory
+from tests.fixtures import KUDAMATSU, SHUNAN, World
 
 TENANT_PREFIX = "/tenants/{tenant}"
 BASE = f"/api/v1/tenants/{SHUNAN}"

@@ -16,13 +16,13 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from pytest_django import DjangoAssertNumQueries
 from pytest_django.fixtures import Settings
-from tests.conftest import PG
-from tests.factories import EventFactory
-from tests.fixtures import SHUNAN, World
 
 from moyai.platform.tenancy.scope import tenant_scope
 from moyai.residents import selectors
 from moyai.residents.models import Event
+from tests.conftest import PG
+from tests.factories import EventFactory
+from tests.fixtures import SHUNAN, World
 
 BASE = f"/api/v1/tenants/{SHUNAN}"
 ADDR1 = "山口県周南市岐山通一丁目1番地"
@@ -247,10 +247,8 @@ def test_reject_and_withdraw(world: World, clerk: Client, approver: Client) -> N
 
 # ------------------------------------------------------------------ problems raised by the registry
 
-REGISTRY_PROBLEMS = pytest.mark.usefixtures()  # RegistryError → problem+json (fixed)
 
 
-@REGISTRY_PROBLEMS
 def test_unconfirmed_alerts_are_a_409_problem(world: World, clerk: Client) -> None:
     response = _post(clerk, "/changes", {"kind": "move_in", "effective_date": "2020-04-01", "notified_date": "2020-04-21",
                                          "subjects": [{"changes": HEAD}]})
@@ -265,7 +263,6 @@ def test_unconfirmed_alerts_are_a_409_problem(world: World, clerk: Client) -> No
     assert clerk.get(f"{BASE}/changes/{change['id']}").json()["status"] == "draft"
 
 
-@REGISTRY_PROBLEMS
 def test_records_before_the_move_in_are_404_problems(world: World, clerk: Client) -> None:
     head, _ = _moved_in(clerk, [HEAD, WIFE])
     household = clerk.get(f"{BASE}/residents/{head}").json()["items"]["household_no"]
@@ -279,7 +276,6 @@ def test_records_before_the_move_in_are_404_problems(world: World, clerk: Client
     assert nobody["detail"] == "宛名番号 0000009990 の住民記録はありません"
 
 
-@REGISTRY_PROBLEMS
 def test_rule_errors_are_a_422_problem_and_nothing_is_recorded(world: World, clerk: Client) -> None:
     head, _ = _moved_in(clerk, [HEAD, WIFE])
     events = _events()
@@ -298,7 +294,6 @@ def test_rule_errors_are_a_422_problem_and_nothing_is_recorded(world: World, cle
     assert clerk.get(f"{BASE}/changes/{response.json()['id']}").json()["status"] == "draft"
 
 
-@REGISTRY_PROBLEMS
 def test_state_errors_are_problems(world: World, clerk: Client, approver: Client) -> None:
     head, _ = _moved_in(clerk, [HEAD, WIFE])
     proposed = _post(clerk, "/changes", {"kind": "ex_officio_correction", "effective_date": "2020-04-01",
@@ -312,7 +307,6 @@ def test_state_errors_are_problems(world: World, clerk: Client, approver: Client
     assert missing["detail"] == "仮登録 424242 は見つかりません"
 
 
-@REGISTRY_PROBLEMS
 def test_unknown_kind_is_a_problem(world: World, clerk: Client) -> None:
     problem = _problem(_post(clerk, "/changes", {"kind": "teleport", "effective_date": "2020-04-01",
                                                  "subjects": [{"changes": HEAD}]}), 400, "residents.invalid_input")

@@ -6,12 +6,12 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
-from tests.fixtures import SHUNAN, World
 
 from moyai.platform.tenancy.scope import tenant_scope
 from moyai.residents import selectors, services
 from moyai.residents.errors import RegistryError, ResidentsErrorCode
 from moyai.residents.services import SubjectInput
+from tests.fixtures import SHUNAN, World
 
 ADDR1 = "山口県周南市岐山通一丁目1番地"
 ADDR2 = "山口県周南市糀町二丁目5番地"

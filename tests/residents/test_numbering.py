@@ -6,13 +6,13 @@ import datetime as dt
 import random
 
 import pytest
-from tests.fixtures import KUDAMATSU, SHUNAN, World
 
 from moyai.platform.codes.checkdigits import is_valid_mod11
 from moyai.platform.tenancy.scope import tenant_scope
 from moyai.residents import services
 from moyai.residents.errors import RegistryError, ResidentsErrorCode
 from moyai.residents.models import ResidentCodePool
+from tests.fixtures import KUDAMATSU, SHUNAN, World
 
 
 @pytest.mark.django_db

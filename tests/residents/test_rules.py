@@ -14,8 +14,6 @@ from typing import Any
 
 import pytest
 from pytest_django.fixtures import Settings
-from tests.factories import MembershipFactory, UserFactory
-from tests.fixtures import SHUNAN, World
 
 from moyai.platform.identity.services import IdentityError, IdentityErrorCode, Principal, staff_principal
 from moyai.platform.tenancy.scope import tenant_scope
@@ -25,6 +23,8 @@ from moyai.residents.domain.rules import Level, RuleSpec
 from moyai.residents.errors import RegistryError, ResidentsErrorCode
 from moyai.residents.models import ChangeRequest, Event, Resident
 from moyai.residents.services import SubjectInput
+from tests.factories import MembershipFactory, UserFactory
+from tests.fixtures import SHUNAN, World
 
 ADDR1 = "山口県周南市岐山通一丁目1番地"
 ADDR2 = "山口県周南市糀町二丁目5番地"

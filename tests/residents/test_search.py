@@ -13,7 +13,6 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 from pytest_django.fixtures import Settings
-from tests.fixtures import SHUNAN, World
 
 from moyai.platform.audit.models import AccessLog, AccessLogSubject
 from moyai.platform.tenancy.scope import tenant_scope
@@ -21,12 +20,12 @@ from moyai.residents import selectors, services
 from moyai.residents.errors import RegistryError, ResidentsErrorCode
 from moyai.residents.models import Resident
 from moyai.residents.services import SubjectInput
+from tests.fixtures import SHUNAN, World
 
 URL = f"/api/v1/tenants/{SHUNAN}/residents"
 
 pytestmark = pytest.mark.django_db
 
-REGISTRY_PROBLEMS = pytest.mark.usefixtures()  # RegistryError → problem+json (fixed)
 
 
 @pytest.fixture(autouse=True)
@@ -256,7 +255,6 @@ def test_page_size_is_limited(world: World) -> None:
     assert (exc.value.field, exc.value.message) == ("per_page", "ページ指定が正しくありません（1ページ100件まで）")
 
 
-@REGISTRY_PROBLEMS
 def test_api_refuses_an_invalid_era_date_with_a_problem(world: World) -> None:
     response = _client().get(URL, {"birth": "平成32年1月1日"})
     assert response.status_code == 400
@@ -267,7 +265,6 @@ def test_api_refuses_an_invalid_era_date_with_a_problem(world: World) -> None:
         "detail": "平成32年は存在しません（平成は31年4月30日まで）", "instance": URL}
 
 
-@REGISTRY_PROBLEMS
 def test_api_refuses_an_empty_query_with_a_problem(world: World) -> None:
     response = _client().get(URL)
     assert response.status_code == 400
