@@ -92,6 +92,8 @@ class SearchKey(TenantScopedModel):
     key = models.CharField(max_length=300)
     atena_no = models.CharField("宛名番号", max_length=16)
     current = models.BooleanField("現在の値", default=True)
+    sort_kana = models.CharField("並び順（フリガナ）", max_length=200, blank=True, default="")
+    resident = models.BooleanField("住民（消除されていない）", default=True)
 
     class Meta(TenantScopedModel.Meta):
         verbose_name = "検索キー"

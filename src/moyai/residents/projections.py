@@ -107,7 +107,8 @@ def project(atena_no: str, events: Sequence[MoveEvent], today: dt.date) -> Proje
         version=last,
     )
     keys = [
-        {"kind": kind, "key": key[:300], "atena_no": atena_no, "current": (kind, key) in current}
+        {"kind": kind, "key": key[:300], "atena_no": atena_no, "current": (kind, key) in current,
+         "sort_kana": resident["display_kana"], "resident": state.is_resident}
         for (kind, key) in {**past, **current}
     ]
     return ProjectedRows(resident, keys)

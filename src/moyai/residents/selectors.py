@@ -10,11 +10,11 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
 from django.db.models import QuerySet
 
 from moyai.platform.audit import services as audit
 from moyai.platform.codes.wareki import JpDateError, parse_date_query
+from moyai.platform.db.lookups import PREFIX_END
 from moyai.platform.identity.services import Principal
 
 from .domain.model import HistoryRow, PersonState, history_rows, replay
@@ -64,29 +64,27 @@ def _digits(s: str) -> str:
     return unicodedata.normalize("NFKC", s).replace("-", "").replace(" ", "").strip()
 
 
-def build_search(q: SearchQuery) -> QuerySet[Resident]:
-    """The queryset for a search (validated; raises RegistryError with the failing field)."""
-    if q.is_empty():
-        raise RegistryError(ResidentsErrorCode.INVALID_INPUT, "検索条件を1つ以上入力してください", field="name")
-    if q.match not in MATCHES:
-        raise RegistryError(ResidentsErrorCode.INVALID_INPUT, "一致方法は prefix（前方一致）・exact（完全一致）・"
-                            "partial（部分一致）のいずれかです", field="match")
-    qs = Resident.objects.all()
-    if not q.include_removed:
-        qs = qs.filter(status="resident")
+def _key_criteria(q: SearchQuery) -> list[tuple[str, str]]:
+    """(key kind, key) for the name, given-name and address conditions of a query."""
+    out: list[tuple[str, str]] = []
     if q.name.strip():
         if is_kana_query(q.name):
-            kind, key = ("kana_fuzzy", fuzzy_kana_key(q.name)) if q.fuzzy else ("kana", kana_key(q.name))
+            out.append(("kana_fuzzy", fuzzy_kana_key(q.name)) if q.fuzzy else ("kana", kana_key(q.name)))
         else:
-            kind, key = "name", "".join(query_terms(q.name))
-        qs = qs.filter(atena_no__in=_keys(kind, key, q.match))
+            out.append(("name", "".join(query_terms(q.name))))
     if q.given.strip():
         if is_kana_query(q.given):
-            kind, key = (("given_kana_fuzzy", fuzzy_kana_key(q.given)) if q.fuzzy
-                         else ("given_kana", kana_key(q.given)))
+            out.append(("given_kana_fuzzy", fuzzy_kana_key(q.given)) if q.fuzzy else ("given_kana", kana_key(q.given)))
         else:
-            kind, key = "given_name", name_key(q.given)
-        qs = qs.filter(atena_no__in=_keys(kind, key, q.match))
+            out.append(("given_name", name_key(q.given)))
+    if q.address.strip():
+        out.append(("address", address_key(q.address)))
+    return [(k, v) for k, v in out if v]
+
+
+def _record_filters(q: SearchQuery) -> dict[str, Any]:
+    """Conditions on the current record itself (Resident columns)."""
+    f: dict[str, Any] = {}
     if q.birth.strip():
         try:
             start, end = parse_date_query(q.birth)
@@ -99,50 +97,78 @@ def build_search(q: SearchQuery) -> QuerySet[Resident]:
             low = f"{start.year:04d}-{start.month:02d}-00"
             if start.month == 1:
                 low = f"{start.year:04d}-00-00"
-        qs = qs.filter(birth_sort__gte=low, birth_sort__lte=end.isoformat())
-    if q.address.strip():
-        key = address_key(q.address)
-        qs = qs.filter(atena_no__in=_keys("address", key, q.match))
+        f["birth_sort__gte"], f["birth_sort__lte"] = low, end.isoformat()
     if q.atena_no.strip():
-        qs = qs.filter(atena_no=_digits(q.atena_no))
+        f["atena_no"] = _digits(q.atena_no)
     if q.resident_code.strip():
-        qs = qs.filter(resident_code=_digits(q.resident_code))
+        f["resident_code"] = _digits(q.resident_code)
     if q.household_no.strip():
-        qs = qs.filter(household_no=_digits(q.household_no))
+        f["household_no"] = _digits(q.household_no)
     if q.individual_number.strip():
-        qs = qs.filter(individual_number=_digits(q.individual_number))
+        f["individual_number"] = _digits(q.individual_number)
     if q.sex.strip():
-        qs = qs.filter(sex=q.sex.strip())
+        f["sex"] = q.sex.strip()
     if q.katagaki_empty:
-        qs = qs.filter(katagaki="")
-    return qs.order_by("display_kana", "atena_no")
+        f["katagaki"] = ""
+    return f
+
+
+def _validate(q: SearchQuery) -> None:
+    if q.is_empty():
+        raise RegistryError(ResidentsErrorCode.INVALID_INPUT, "検索条件を1つ以上入力してください", field="name")
+    if q.match not in MATCHES:
+        raise RegistryError(ResidentsErrorCode.INVALID_INPUT, "一致方法は prefix（前方一致）・exact（完全一致）・"
+                            "partial（部分一致）のいずれかです", field="match")
+    if q.page < 1 or not 1 <= q.per_page <= MAX_PER_PAGE:
+        raise RegistryError(ResidentsErrorCode.INVALID_INPUT, f"ページ指定が正しくありません（1ページ{MAX_PER_PAGE}件まで）",
+                            field="per_page")
+
+
+def build_search(q: SearchQuery) -> QuerySet[Any, Any]:
+    """The ordered (フリガナ, 宛名番号) query of matching 宛名番号 (validated; errors name the field).
+
+    With a name, reading or address condition the search runs on the key table alone (its rows
+    carry the sort key and the 住民/消除 flag), which an index serves in key order; conditions on
+    the record (生年月日, numbers…) are applied as a semi-join. Otherwise it runs on the records.
+    """
+    _validate(q)
+    keys = _key_criteria(q)
+    record = _record_filters(q)
+    if keys:
+        (kind, key), *more = keys
+        qs = _keys(kind, key, q.match)
+        if not q.include_removed:
+            qs = qs.filter(resident=True)
+        for kind2, key2 in more:
+            qs = qs.filter(atena_no__in=_keys(kind2, key2, q.match).values("atena_no"))
+        if record:
+            qs = qs.filter(atena_no__in=Resident.objects.filter(**record).values("atena_no"))
+        return qs.values("sort_kana", "atena_no").distinct().order_by("sort_kana", "atena_no")
+    rs = Resident.objects.filter(**record)
+    if not q.include_removed:
+        rs = rs.filter(status="resident")
+    return rs.values("display_kana", "atena_no").order_by("display_kana", "atena_no")
 
 
 MATCHES = ("prefix", "exact", "partial")
 
 
-def _keys(kind: str, key: str, match: str) -> QuerySet[Any, Any]:
+def _keys(kind: str, key: str, match: str) -> QuerySet[SearchKey]:
     sk = SearchKey.objects.filter(kind=kind)
     if match == "exact":
-        sk = sk.filter(key=key)
-    elif match == "partial":
-        sk = sk.filter(key__contains=key)
-    elif connection.vendor == "sqlite":
-        # SQLite's LIKE cannot use the (binary) key index; a range on the key can.
-        sk = sk.filter(key__gte=key, key__lt=key + "\U0010ffff")
-    else:
-        sk = sk.filter(key__startswith=key)  # PostgreSQL: the varchar_pattern_ops index
-    return sk.values("atena_no")
+        return sk.filter(key=key)
+    if match == "partial":
+        return sk.filter(key__contains=key)  # no index can serve this: a scan of the 団体's keys
+    return sk.filter(key__bytes_gte=key, key__bytes_lt=key + PREFIX_END)
 
 
 def search(actor: Principal, q: SearchQuery, *, purpose: str = "") -> SearchResult:
-    if q.page < 1 or not 1 <= q.per_page <= MAX_PER_PAGE:
-        raise RegistryError(ResidentsErrorCode.INVALID_INPUT, f"ページ指定が正しくありません（1ページ{MAX_PER_PAGE}件まで）",
-                            field="per_page")
     qs = build_search(q)
     total = qs[:COUNT_CAP + 1].count()  # "more than COUNT_CAP" is all a counter needs to know
     offset = (q.page - 1) * q.per_page
-    items = list(qs[offset : offset + q.per_page])
+    atena = [row["atena_no"] for row in qs[offset : offset + q.per_page]]
+    by_atena = {r.atena_no: r for r in Resident.objects.filter(atena_no__in=atena)}
+    items = [by_atena[a] for a in atena if a in by_atena]
     audit.record(actor, "resident.search", [r.atena_no for r in items], purpose=purpose,
                  individual_number=bool(q.individual_number.strip()),
                  detail={"query": _query_for_log(q), "total": total, "page": q.page})

@@ -7,4 +7,6 @@ class TenancyConfig(AppConfig):
     verbose_name = "団体（テナント）"
 
     def ready(self) -> None:
+        from moyai.platform.db import lookups  # noqa: F401  (registers bytes_gte / bytes_lt)
+
         from . import signals  # noqa: F401
