@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -52,8 +51,3 @@ def world(db: None) -> World:
         clerk2=_member("clerk2", shunan, "clerk"),
         other_clerk=_member("kclerk1", kudamatsu, "clerk"),
     )
-
-
-@pytest.fixture
-def in_shunan(world: World) -> Callable[[], object]:
-    return lambda: tenant_scope(SHUNAN)

@@ -168,6 +168,18 @@ def registry_refresh(tenant: Annotated[str, typer.Option(help="団体コード")
     console.print(f"{n} 件の住民記録を更新しました")
 
 
+@registry_app.command("rebuild")
+def registry_rebuild(tenant: Annotated[str, typer.Option(help="団体コード")]) -> None:
+    """現在の記録と検索キー（投影）を異動の記録から作り直す。"""
+    _django()
+    from moyai.platform.tenancy.scope import tenant_scope
+    from moyai.residents.projections import rebuild_all
+
+    with tenant_scope(tenant):
+        n = rebuild_all()
+    console.print(f"{n} 件の住民記録を作り直しました")
+
+
 @registry_app.command("load-resident-codes")
 def load_codes(tenant: Annotated[str, typer.Option(help="団体コード")], file: Path) -> None:
     """CS から供給された住民票コード（1行1件）を在庫に取り込む。"""

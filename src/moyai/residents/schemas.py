@@ -98,17 +98,6 @@ class RejectIn(Schema):
     note: str = Field(min_length=1, description="却下の理由")
 
 
-class AccessLogOut(Schema):
-    id: int
-    at: dt.datetime
-    actor: str
-    operation: str
-    purpose: str
-    outcome: str
-    request_id: str
-    subject_count: int
-
-
 class PoolStatusOut(Schema):
     free: int
     threshold: int
@@ -118,15 +107,3 @@ class PoolStatusOut(Schema):
 
 class CodesIn(Schema):
     codes: list[str] = Field(min_length=1)
-
-
-class ParameterIn(Schema):
-    value: Any
-    effective_from: dt.date
-
-
-class ParameterOut(Schema):
-    key: str
-    value: Any
-    effective_from: dt.date | None
-    version: int | None

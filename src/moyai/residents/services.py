@@ -13,7 +13,6 @@ Recording appends :class:`~moyai.residents.models.Event` rows and refreshes the 
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import random
 from collections.abc import Iterable, Mapping, Sequence
@@ -485,10 +484,6 @@ def record_now(
     """仮登録 and 本登録 in one call (batch input, tests, the demo); 審査 kinds stop at awaiting_approval."""
     req = propose(actor, kind, effective_date, subjects, notified_date=notified_date, cancels=cancels)
     return register(actor, req.id, confirm_alerts=confirm_alerts)
-
-
-def replace_state(state: PersonState, **changes: Any) -> PersonState:
-    return dataclasses.replace(state, **changes)
 
 
 # ------------------------------------------------------------------ bulk load (demo, migration)
