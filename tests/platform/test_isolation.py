@@ -530,6 +530,8 @@ PROBES: dict[str, Callable[[TenantData, int], Probe]] = {
     "/audit/residents/{atena_no}": lambda o, i: Probe(
         "/audit/residents/{atena_no}", {"atena_no": _pick(o.atena_nos, i)}),
     "/audit/staff/{actor}": lambda o, i: Probe("/audit/staff/{actor}", {"actor": o.staff_label}),
+    "/audit/analysis": lambda o, i: Probe("/audit/analysis", query={
+        "start": "2000-01-01T00:00:00+09:00", "end": "2100-01-01T00:00:00+09:00"}),
 }
 
 #: When the caller may use the endpoint: the exact status, and what the body must be.

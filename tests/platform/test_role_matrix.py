@@ -115,7 +115,7 @@ REGISTER = {"propose_change", "register_change", "withdraw_change"}
 APPROVE = {"list_awaiting", "approve_change", "reject_change"}
 PARAMETERS = {"parameter_history", "set_parameter", "resident_code_status", "load_resident_codes"}
 USERS_TOKENS = {"list_staff", "grant", "issue"}
-AUDIT = {"by_resident", "by_actor"}
+AUDIT = {"by_resident", "by_actor", "audit_analysis"}
 
 #: Hard-coded from the issue: 窓口 searches, views and registers 異動; 審査 approves/cancels 職権
 #: changes (and searches/views); 管理 keeps tenant parameters, users and tokens; 監査 reads the log only.
@@ -189,6 +189,8 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/staff"): lambda d: Call("GET", "/staff", 200),
     ("POST", "/staff"): lambda d: Call("POST", "/staff", 201, body={"username": "clerk2", "role": "auditor"}),
     ("POST", "/tokens"): lambda d: Call("POST", "/tokens", 201, body={"name": "税システム連携", "role": "clerk"}),
+    ("GET", "/audit/analysis"): lambda d: Call(
+        "GET", "/audit/analysis", 200, query={"start": "2020-01-01T00:00:00+09:00", "end": "2100-01-01T00:00:00+09:00"}),
     ("GET", "/audit/residents/{atena_no}"): lambda d: Call(
         "GET", f"/audit/residents/{d.atena_no}", 200, path_params={"atena_no": d.atena_no}),
     ("GET", "/audit/staff/{actor}"): lambda d: Call(

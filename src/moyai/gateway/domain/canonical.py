@@ -25,7 +25,7 @@ from typing import Final, TypeAlias
 
 __all__ = ["MAX_SAFE_INTEGER", "CanonicalJSONError", "JSONValue", "dumps", "is_canonical", "loads"]
 
-JSONValue: TypeAlias = "None | bool | int | str | Sequence[JSONValue] | Mapping[str, JSONValue]"
+JSONValue: TypeAlias = "bool | int | str | Sequence[JSONValue] | Mapping[str, JSONValue] | None"
 
 #: Largest integer every JSON implementation (IEEE double) represents exactly.
 MAX_SAFE_INTEGER: Final = 2**53 - 1

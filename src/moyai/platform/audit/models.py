@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 
 from moyai.platform.ids import new_id
 from moyai.platform.tenancy.models import TenantScopedModel
@@ -17,7 +18,7 @@ class AccessLog(TenantScopedModel):
 
     pk = models.CompositePrimaryKey("tenant", "id")
     id = models.BigIntegerField(default=new_id)
-    at = models.DateTimeField("日時", auto_now_add=True)
+    at = models.DateTimeField("日時", default=timezone.now)
     actor = models.CharField("操作者", max_length=160)
     actor_kind = models.CharField("操作者種別", max_length=10)
     operation = models.CharField("操作", max_length=60)
@@ -47,3 +48,21 @@ class AccessLogSubject(TenantScopedModel):
 
     class Meta(TenantScopedModel.Meta):
         verbose_name = "アクセスログ対象者"
+
+
+class SecurityLog(models.Model):
+    """認証ログ (標準仕様書 10.2-d): log-ins, log-outs and failed log-ins, before any 団体 is chosen.
+
+    Global (a log-in is not yet inside a 団体) and append-only like the access log.
+    """
+
+    id = models.BigIntegerField(primary_key=True, default=new_id)
+    at = models.DateTimeField("日時", default=timezone.now)
+    kind = models.CharField("種別", max_length=20)  # login, logout, login_failed
+    username = models.CharField("ユーザー名", max_length=150)
+    terminal = models.CharField("端末", max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = "認証ログ"
+        indexes = [models.Index(fields=["username", "at"], name="securitylog_user"),
+                   models.Index(fields=["at"], name="securitylog_at")]

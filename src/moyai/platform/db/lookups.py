@@ -19,15 +19,15 @@ class _PatternCompare(Lookup):  # type: ignore[type-arg]
     pg_operator = ""
     sql_operator = ""
 
-    def _sql(self, compiler: Any, connection: Any, op: str) -> tuple[str, list[Any]]:
+    def _sql(self, compiler: Any, connection: Any, op: str) -> Any:
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
-        return f"{lhs} {op} {rhs}", [*lhs_params, *rhs_params]
+        return f"{lhs} {op} {rhs}", (*lhs_params, *rhs_params)
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+    def as_sql(self, compiler: Any, connection: Any) -> Any:
         return self._sql(compiler, connection, self.sql_operator)
 
-    def as_postgresql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+    def as_postgresql(self, compiler: Any, connection: Any) -> Any:
         return self._sql(compiler, connection, self.pg_operator)
 
 

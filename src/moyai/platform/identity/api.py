@@ -5,6 +5,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import Field
 
+from moyai.platform.audit import services as audit
 from moyai.platform.http.endpoints import tenant_endpoint
 
 from . import services
@@ -49,6 +50,8 @@ def list_staff(request: HttpRequest, tenant: str) -> list[MembershipOut]:
 @tenant_endpoint("staff.manage")
 def grant(request: HttpRequest, tenant: str, payload: MembershipIn) -> Status[MembershipOut]:
     services.grant_role(payload.username, tenant, payload.role, request.principal.label)  # type: ignore[attr-defined]
+    audit.record(request.principal, "settings.grant_role",  # type: ignore[attr-defined]
+                 detail={"username": payload.username, "role": payload.role})
     return Status(201, MembershipOut(username=payload.username, role=payload.role, role_label=roles()[payload.role].label))
 
 
@@ -56,4 +59,6 @@ def grant(request: HttpRequest, tenant: str, payload: MembershipIn) -> Status[Me
 @tenant_endpoint("staff.manage")
 def issue(request: HttpRequest, tenant: str, payload: TokenIn) -> Status[TokenOut]:
     token, raw = services.issue_token(tenant, payload.role, payload.name, request.principal.label)  # type: ignore[attr-defined]
+    audit.record(request.principal, "settings.issue_token",  # type: ignore[attr-defined]
+                 detail={"prefix": token.prefix, "role": token.role, "name": token.name})
     return Status(201, TokenOut(prefix=token.prefix, role=token.role, token=raw))

@@ -7,6 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
+from moyai.platform.audit import services as audit
 from moyai.platform.http.endpoints import tenant_endpoint
 
 from . import services
@@ -41,5 +42,7 @@ def parameter_history(request: HttpRequest, tenant: str, key: str) -> list[Param
 @tenant_endpoint("tenant.parameters")
 def set_parameter(request: HttpRequest, tenant: str, key: str, payload: ParameterIn) -> Status[ParameterOut]:
     p = services.set_parameter(key, payload.value, payload.effective_from, request.principal.label)  # type: ignore[attr-defined]
+    audit.record(request.principal, "settings.parameter", detail={  # type: ignore[attr-defined]
+        "key": key, "effective_from": payload.effective_from.isoformat(), "version": p.version})
     return Status(201, ParameterOut(key=p.key, value=p.value, effective_from=p.effective_from, version=p.version,
                              recorded_by=p.recorded_by))

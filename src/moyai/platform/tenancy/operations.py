@@ -58,7 +58,9 @@ class EnableTenantRLS(migrations.operations.base.Operation):
 class AppendOnly(migrations.operations.base.Operation):
     """Refuse UPDATE and DELETE on a table with a trigger, on PostgreSQL and SQLite alike.
 
-    The 異動 store and the access log are never changed after the fact.
+    The 異動 store and the access log are never changed after the fact. Idempotent: a migration
+    that alters such a table must end with ``AppendOnly`` again, because SQLite rebuilds the
+    table (and drops its triggers) for most ALTERs.
     """
 
     reversible = True
@@ -78,6 +80,7 @@ class AppendOnly(migrations.operations.base.Operation):
                 "BEGIN RAISE EXCEPTION USING MESSAGE = 'append-only table ' || TG_TABLE_NAME || ': ' "
                 "|| TG_OP || ' refused', ERRCODE = 'insufficient_privilege'; END $$"
             )
+            schema_editor.execute(f'DROP TRIGGER IF EXISTS "{t}_append_only" ON "{t}"')
             schema_editor.execute(
                 f'CREATE TRIGGER "{t}_append_only" BEFORE UPDATE OR DELETE ON "{t}" '
                 "FOR EACH ROW EXECUTE FUNCTION moyai_append_only()"
@@ -85,7 +88,7 @@ class AppendOnly(migrations.operations.base.Operation):
         elif schema_editor.connection.vendor == "sqlite":
             for op in ("UPDATE", "DELETE"):
                 schema_editor.execute(
-                    f'CREATE TRIGGER "{t}_no_{op.lower()}" BEFORE {op} ON "{t}" '
+                    f'CREATE TRIGGER IF NOT EXISTS "{t}_no_{op.lower()}" BEFORE {op} ON "{t}" '
                     f"BEGIN SELECT RAISE(ABORT, 'append-only table {t}: {op} refused'); END"
                 )
 

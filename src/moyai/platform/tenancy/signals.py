@@ -14,7 +14,7 @@ from django.db import connections
 from django.db.models.signals import post_migrate
 from django.dispatch import receiver
 
-APPEND_ONLY_TABLES = ("residents_event", "audit_accesslog", "audit_accesslogsubject")
+APPEND_ONLY_TABLES = ("residents_event", "audit_accesslog", "audit_accesslogsubject", "audit_securitylog")
 
 
 @receiver(post_migrate)
