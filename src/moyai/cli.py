@@ -11,10 +11,12 @@ from rich.console import Console
 
 app = typer.Typer(help="Moyai 自治体クラウド: 運用コマンド", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="データベース（移行・ロール）", no_args_is_help=True)
+exchange_app = typer.Typer(help="情報連携（ゲートウェイ）", no_args_is_help=True)
 tenant_app = typer.Typer(help="団体（テナント）", no_args_is_help=True)
 staff_app = typer.Typer(help="職員・役割", no_args_is_help=True)
 registry_app = typer.Typer(help="住民記録のバッチ処理", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(exchange_app, name="exchange")
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(staff_app, name="staff")
 app.add_typer(registry_app, name="registry")
@@ -198,6 +200,23 @@ def load_codes(tenant: Annotated[str, typer.Option(help="団体コード")], fil
     console.print(f"{n} 件を取り込みました（在庫 {st.free} 件）")
     if st.low:
         console.print(f"[yellow]アラート:[/yellow] 住民票コードの在庫が警告基準（{st.threshold} 件）を下回っています")
+
+
+@exchange_app.command("verify-log")
+def exchange_verify_log(
+    keys: Annotated[Path, typer.Option(help="ログ署名鍵のディレクトリ（鍵ストア）")],
+    log: Annotated[str, typer.Option(help="ログの識別子（データセンターごと）")] = "dc-a",
+) -> None:
+    """情報連携ログが改ざんされていないことを検証する（最初の不整合な記録を示す）。"""
+    _django()
+    from moyai.gateway.domain.keystore import FileKeyStore
+    from moyai.gateway.domain.signing import KeyStoreVerifier
+    from moyai.gateway.store import verify_log_command
+
+    ok, message = verify_log_command(log, KeyStoreVerifier(FileKeyStore(keys)))
+    console.print(message)
+    if not ok:
+        raise typer.Exit(1)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "moyai.platform.identity",
     "moyai.platform.audit",
     "moyai.residents",
+    "moyai.gateway",
 ]
 
 MIDDLEWARE = [

@@ -1,6 +1,13 @@
 """The linkage gateway (情報連携): legal-basis authorisation, 符号, tamper-evident exchange log.
 
-Only the pure domain (:mod:`moyai.gateway.domain`) and its data files (``data/``) exist so far;
-the ASGI service, mTLS, message signatures, protocol adapters and the two data centres are to
-come (see ``docs/exchange.md``).
+- :mod:`.domain` — pure code: organisations and legal basis, keys, 符号, canonical JSON, the log,
+  the canonical message and its JWS
+- :mod:`.models`, :mod:`.store` — the log, checkpoints, 符号 table and nonce cache in the database;
+  ``verify_log_command``
+- :mod:`.service`, :mod:`.rest`, :mod:`.registry` — the exchange service, the REST/JSON adapter and
+  the read model over the 住民記録
+- :mod:`.disclosure` — 情報提供等記録 for one resident
+
+Not built yet: the ASGI service on the async pool, mTLS, SOAP and file adapters, two data
+centres (see ``docs/exchange.md``).
 """

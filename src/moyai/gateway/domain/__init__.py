@@ -8,4 +8,6 @@
 - :mod:`.signing` — checkpoint signatures (HMAC-SHA256 now, Ed25519 when ``cryptography`` is installed)
 - :mod:`.merkle` — RFC 6962 Merkle tree hashes and inclusion proofs
 - :mod:`.log` — the hash-chained exchange log with signed checkpoints and its verifier
+- :mod:`.message` — the canonical request and response of an exchange
+- :mod:`.jws` — compact JWS with EdDSA (Ed25519) for the REST/JSON adapter
 """

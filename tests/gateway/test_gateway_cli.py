@@ -1,0 +1,52 @@
+"""``moyai exchange verify-log`` against the stored log (real tables, a key store on disk)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from typer.testing import CliRunner
+
+from moyai.cli import app
+from moyai.gateway.domain.keystore import FileKeyStore
+from moyai.gateway.domain.log import Outcome, body_digest
+from moyai.gateway.domain.signing import Ed25519Signer
+from moyai.gateway.store import LogStore
+
+runner = CliRunner()
+
+
+@pytest.mark.django_db
+def test_verify_log_passes_then_names_the_altered_entry(tmp_path: Path) -> None:
+    keys = FileKeyStore.create(tmp_path / "keys")
+    t = [dt.datetime(2026, 5, 1, 9, 0, tzinfo=dt.UTC)]
+
+    def clock() -> dt.datetime:
+        t[0] += dt.timedelta(seconds=1)
+        return t[0]
+
+    store = LogStore("dc-a", Ed25519Signer(keys.current()), batch_size=2, clock=clock)
+    for i in range(4):
+        store.append(requester="kenpo-midori", provider="352152", affair="HI-01", items=["resident_record.address"],
+                     outcome=Outcome.PROVIDED, request_digest=body_digest(f"q{i}".encode()),
+                     response_digest=body_digest(f"r{i}".encode()), basis_id="LB-0001",
+                     subject="k0001." + "a" * 32, message_id=f"m{i}")
+    ok = runner.invoke(app, ["exchange", "verify-log", "--keys", str(tmp_path / "keys")])
+    assert ok.exit_code == 0, ok.output
+
+    with connection.cursor() as cur:  # an attacker with the owner's rights edits entry 2
+        if connection.vendor == "postgresql":
+            cur.execute(f'SET ROLE "{settings.PG_OWNER_ROLE}"')
+            cur.execute('DROP TRIGGER "gateway_logentry_append_only" ON "gateway_logentry"')
+        else:
+            cur.execute('DROP TRIGGER "gateway_logentry_no_update"')
+        cur.execute("UPDATE gateway_logentry SET canonical = replace(canonical, 'HI-01', 'HI-02') WHERE seq = 2")
+        if connection.vendor == "postgresql":
+            cur.execute(f'SET ROLE "{settings.PG_APP_ROLE}"')
+    bad = runner.invoke(app, ["exchange", "verify-log", "--keys", str(tmp_path / "keys")])
+    assert bad.exit_code == 1
+    assert "2" in bad.output, bad.output
+    assert "改ざん" in bad.output or "一致しません" in bad.output or "不整合" in bad.output, bad.output
