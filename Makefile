@@ -10,8 +10,10 @@ export UV_PYTHON_DOWNLOADS := never
 
 .PHONY: install system-deps demo test test-sqlite test-postgresql lint bench clean
 
-# System packages (Debian). Empty for now; later parts add fonts and chromium here.
-SYSTEM_PACKAGES :=
+# System packages (Debian): Japanese fonts (IPAmj明朝 for names, IPAex, Noto CJK), HarfBuzz's
+# subsetter and Pango for WeasyPrint, poppler-utils (pdffonts, pdftoppm) for the certificate tests.
+SYSTEM_PACKAGES := fonts-ipaexfont fonts-ipamj-mincho fonts-noto-cjk libharfbuzz-subset0 \
+	libpango-1.0-0 libpangoft2-1.0-0 poppler-utils
 
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
