@@ -17,6 +17,15 @@ staff_app = typer.Typer(help="職員・役割", no_args_is_help=True)
 registry_app = typer.Typer(help="住民記録のバッチ処理", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(exchange_app, name="exchange")
+
+
+def _certificates_app() -> typer.Typer:
+    from moyai.certificates.cli import app as certificates
+
+    return certificates
+
+
+app.add_typer(_certificates_app(), name="certificates")
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(staff_app, name="staff")
 app.add_typer(registry_app, name="registry")
