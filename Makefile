@@ -13,7 +13,7 @@ export UV_PYTHON_DOWNLOADS := never
 # System packages (Debian): Japanese fonts (IPAmj明朝 for names, IPAex, Noto CJK), HarfBuzz's
 # subsetter and Pango for WeasyPrint, poppler-utils (pdffonts, pdftoppm) for the certificate tests.
 SYSTEM_PACKAGES := fonts-ipaexfont fonts-ipamj-mincho fonts-noto-cjk libharfbuzz-subset0 \
-	libpango-1.0-0 libpangoft2-1.0-0 poppler-utils
+	libpango-1.0-0 libpangoft2-1.0-0 poppler-utils zbar-tools
 
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -5,6 +5,7 @@ Mount with ``app.add_typer(certificates.cli.app, name="certificates")`` in :mod:
 
 from __future__ import annotations
 
+import logging
 import shutil
 import statistics
 import subprocess
@@ -31,6 +32,8 @@ def verify(
 ) -> None:
     """証明書PDFを検証する（1バイトでも変更があれば「真正ではありません」）。"""
     from .signing import verify_pdf
+
+    logging.getLogger("pyhanko").setLevel(logging.CRITICAL)  # its tracebacks; the problems are listed below
 
     r = verify_pdf(file, _certs(trust) if trust else None)
     if r.genuine:

@@ -360,10 +360,10 @@ def _contents_gap_ok(data: bytes, byte_range: Sequence[int], contents: bytes) ->
     return not any(contents[_der_length(contents):])
 
 
-def _cms_strict(contents: bytes, signer_cert: x509.Certificate, roots: Sequence[x509.Certificate]) -> bool:
+def _cms_strict(contents: bytes) -> bool:
     """The parts of the CMS that its signature does not cover are exactly as :class:`PdfSigner` writes
     them: canonical DER, one SignerInfo, no unsigned attributes or CRLs, the digest algorithm list equal
-    to the signer's, and every embedded certificate byte-for-byte the signer's or a trusted root."""
+    to the signer's (the embedded certificates: :func:`_embedded_certs_known`)."""
     der = contents[:_der_length(contents)]
     info = cms.ContentInfo.load(der)
     if info.dump(force=True) != der or info["content_type"].native != "signed_data":
@@ -377,8 +377,14 @@ def _cms_strict(contents: bytes, signer_cert: x509.Certificate, roots: Sequence[
         return False
     if [a.dump() for a in sd["digest_algorithms"]] != [si["digest_algorithm"].dump()]:
         return False
-    if sd["encap_content_info"]["content_type"].native != "data" or sd["encap_content_info"]["content"].native:
-        return False
+    return not (sd["encap_content_info"]["content_type"].native != "data"
+                or sd["encap_content_info"]["content"].native)
+
+
+def _embedded_certs_known(contents: bytes, signer_cert: x509.Certificate, roots: Sequence[x509.Certificate]) -> bool:
+    """Every certificate embedded in the CMS (not covered by its signature) is byte-for-byte the
+    validated signer's or a trusted root's: a changed copy of the root would otherwise go unnoticed."""
+    sd = cms.ContentInfo.load(contents[:_der_length(contents)])["content"]
     allowed = {c.public_bytes(serialization.Encoding.DER) for c in (signer_cert, *roots)}
     return all(c.chosen.dump() in allowed for c in sd["certificates"])
 
@@ -430,8 +436,10 @@ def _verify(data: bytes, roots: list[x509.Certificate], result: VerificationResu
     signer_cert = x509.load_der_x509_certificate(status.signing_cert.dump())
     try:
         if not _contents_gap_ok(data, list(sig.byte_range), sig.pkcs7_content) or not _cms_strict(
-                sig.pkcs7_content, signer_cert, roots):
+                sig.pkcs7_content):
             result.problems.append("署名値の領域が変更されています")
+        elif status.trusted and not _embedded_certs_known(sig.pkcs7_content, signer_cert, roots):
+            result.problems.append("署名に含まれる証明書が変更されています")
     except Exception:
         result.problems.append("署名値の領域を確認できません")
     result.signer = signer_cert.subject.rfc4514_string()
