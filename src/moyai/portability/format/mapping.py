@@ -1,0 +1,493 @@
+"""History rows of the 住民 file ⇄ 異動 (:class:`~moyai.residents.domain.model.MoveEvent`).
+
+Export (:func:`histories_to_rows`): the rows are :func:`~moyai.residents.domain.model.history_rows`
+of each person — one per (宛名番号, 履歴番号), every item as the record stood after that 異動 —
+written with :func:`.persons.person_to_values` plus the row's own items (異動事由, 異動日, 届出日,
+処理日, 処理者, 取消対象履歴番号, 取消済フラグ).
+
+Import (:func:`rows_to_histories`) rebuilds one 異動 per row so that ``history_rows`` of the
+result gives back the same rows:
+
+- the 異動's ``changes`` are the items that differ from the record just before it — the
+  previous 履歴番号's record, or, when the row is dated before rows recorded earlier (a
+  back-dated 職権修正), the replay of the rebuilt 異動 as of its 異動日;
+- its kind comes from the 異動事由 (the kind whose default reason it is, else by the reason's
+  記載/消除/修正 category, ``history.kind_by_category``), adjusted to what the row does: a row that
+  removes the record is the kind of its 消除事由, a row that enters it a 記載 (or 回復) kind, a
+  row that changes it a 修正 kind; a row with 取消対象履歴番号 is 異動の取消し.  The 異動事由 code
+  itself is kept as read;
+- 記録日時 is 0:00 JST of the 処理日 plus the 履歴番号 in microseconds (order kept, 処理日 exact);
+- each rebuilt 異動 is applied and compared with the row: any difference is reported (``history``)
+  instead of being stored, so what is imported always exports to the same rows.
+
+Other checks: 履歴番号 from 1 without gaps or duplicates, 処理日 not going backwards, 団体コード of
+the expected 団体, 取消済フラグ agreeing with the 取消 rows, 支援措置対象フラグ not set (Moyai does
+not record 支援措置 yet).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import itertools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Final
+
+from moyai.residents.domain.model import (
+    ITEM_NAMES,
+    JST,
+    STATUS_ITEMS,
+    Effect,
+    HistoryRow,
+    MoveEvent,
+    PersonState,
+    Status,
+    apply_event,
+    effective_events,
+    history_rows,
+    jp_date_json,
+    kind_spec,
+    replay,
+)
+
+from .codecs import FieldError
+from .layout import Layout, load_layout
+from .persons import RESIDENT_FILE, kind_for_reason, person_to_values, values_to_person
+from .problems import Problem, ProblemKind
+
+__all__ = [
+    "HistoryError",
+    "histories_to_rows",
+    "history_row_values",
+    "removal_reason",
+    "rows_to_histories",
+]
+
+_SETTABLE: Final = tuple(n for n in ITEM_NAMES if n not in STATUS_ITEMS)
+_DEFAULT_STAFF: Final = ""
+_MAX_PAIRS: Final = 40  # rows of one person up to which pairs of 異動 are tried when repairing
+
+
+class HistoryError(ValueError):
+    """Rows that cannot be rebuilt into 異動; ``problems`` lists every one."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(f"履歴の行に問題が{len(problems)}件あります: " + "; ".join(map(str, problems[:3])))
+        self.problems = problems
+
+
+# --- export ------------------------------------------------------------------------------------------
+
+
+def removal_reason(known: Sequence[MoveEvent], state: PersonState | None, as_of: dt.date | None) -> str | None:
+    """異動事由 of the 異動 that removed ``state`` (a 除票) among the ``known`` ones, as of ``as_of``."""
+    if state is None or state.status != Status.REMOVED:
+        return None
+    found: MoveEvent | None = None
+    for ev in effective_events(known):
+        if as_of is not None and ev.effective_date > as_of:
+            break
+        if (
+            ev.spec.effect == Effect.REMOVE
+            and ev.kind == state.removal_kind
+            and ev.effective_date.isoformat() == state.removed_on
+        ):
+            found = ev
+    return found.reason_code if found is not None else None
+
+
+def history_row_values(
+    row: HistoryRow,
+    *,
+    tenant_code: str,
+    staff: str = "",
+    cancels_history_no: int | None = None,
+    removal_reason: str | None = None,
+    layout: Layout | None = None,
+) -> dict[str, Any]:
+    """The values of one history row of the 住民 file."""
+    values = person_to_values(row.items, removal_reason=removal_reason, layout=layout)
+    values.update(
+        tenant_code=tenant_code,
+        atena_no=row.atena_no,
+        history_no=str(row.history_no),
+        reason_code=row.reason_code,
+        effective_date=row.effective_date,
+        notified_date=row.notified_date,
+        processed_on=row.processed_on,
+        staff=staff or None,
+        cancels_history_no=None if cancels_history_no is None else str(cancels_history_no),
+        cancelled=row.cancelled,
+        support_measure=None,
+    )
+    return values
+
+
+def _person_rows(events: Sequence[MoveEvent], tenant_code: str, layout: Layout | None) -> Iterator[dict[str, Any]]:
+    ordered = sorted(events, key=lambda e: (e.recorded_at, e.event_id))
+    number = {e.event_id: n for n, e in enumerate(ordered, start=1)}
+    for n, row in enumerate(history_rows(ordered), start=1):
+        ev = ordered[n - 1]
+        as_of = None if ev.kind == "cancellation" else ev.effective_date
+        yield history_row_values(
+            row,
+            tenant_code=tenant_code,
+            staff=ev.staff,
+            cancels_history_no=number.get(ev.cancels) if ev.cancels is not None else None,
+            removal_reason=removal_reason(ordered[:n], row.items, as_of),
+            layout=layout,
+        )
+
+
+def histories_to_rows(
+    events: Iterable[MoveEvent], *, tenant_code: str, layout: Layout | None = None
+) -> list[dict[str, Any]]:
+    """Values of the 住民 file for every person of ``events``, by (宛名番号, 履歴番号).
+
+    Raises :class:`~.codecs.FieldError` for a stored value the layout cannot hold.
+    """
+    by_person: dict[str, list[MoveEvent]] = {}
+    for ev in events:
+        by_person.setdefault(ev.atena_no, []).append(ev)
+    return [row for atena in sorted(by_person) for row in _person_rows(by_person[atena], tenant_code, layout)]
+
+
+# --- import ------------------------------------------------------------------------------------------
+
+
+def _recorded_at(processed_on: dt.date, history_no: int) -> dt.datetime:
+    midnight = dt.datetime.combine(processed_on, dt.time(), tzinfo=JST)
+    return (midnight + dt.timedelta(microseconds=history_no)).astimezone(dt.UTC)
+
+
+def _choose_kind(reason: str, base: PersonState | None, target: PersonState | None, layout: Layout) -> str:
+    """The 異動 kind for a row: the reason's kind when its effect fits the change, else the fallback."""
+    k0 = kind_for_reason(reason, layout)
+    e0 = kind_spec(k0).effect
+    fallback = layout.history.kind_by_category
+    allowed: tuple[Effect, ...]
+    if target is None:
+        return k0 if e0 not in (Effect.CREATE, Effect.CANCEL) else fallback["修正"]
+    if target.status == Status.REMOVED and (
+        base is None
+        or base.status == Status.RESIDENT
+        or (base.removal_kind, base.removed_on) != (target.removal_kind, target.removed_on)
+    ):
+        return str(target.removal_kind)
+    if base is None:
+        allowed, other = (Effect.CREATE,), fallback["記載"]
+    elif base.status == Status.REMOVED and target.status == Status.RESIDENT:
+        allowed, other = (Effect.CREATE, Effect.RESTORE), "restoration"
+    elif base.status == Status.RESIDENT:
+        allowed, other = (Effect.UPDATE, Effect.CREATE), fallback["修正"]
+    else:
+        allowed, other = (Effect.UPDATE,), fallback["修正"]
+    return k0 if e0 in allowed else other
+
+
+def _changes(base: PersonState | None, target: PersonState | None, kind: str, eff: dt.date) -> dict[str, Any]:
+    if target is None:
+        return {}
+    ref = base if base is not None else PersonState(atena_no=target.atena_no)
+    changes = {f: getattr(target, f) for f in _SETTABLE if getattr(target, f) != getattr(ref, f)}
+    if kind == "move_within" and base is not None and "address" in changes:
+        # replay fills these in for a 転居 unless given (from the address it moves from, as it
+        # stands when replayed): give them only where the row differs from what replay fills in
+        for field, auto in (("previous_address", base.address), ("address_set_on", jp_date_json(eff))):
+            if getattr(target, field) == auto:
+                changes.pop(field, None)
+            else:
+                changes[field] = getattr(target, field)
+    return changes
+
+
+def _differences(expected: PersonState | None, target: PersonState | None) -> list[str]:
+    if expected is None or target is None:
+        return [] if expected is target else ["住民状態"]
+    return [f for f in ITEM_NAMES if getattr(expected, f) != getattr(target, f)]
+
+
+class _Person:
+    """Rebuilding one person's 異動 from their rows (sorted by 履歴番号)."""
+
+    def __init__(self, rows: list[tuple[int, Mapping[str, Any]]], ctx: _Context) -> None:
+        self.rows = rows
+        self.ctx = ctx
+        self.events: list[MoveEvent] = []
+        self.targets: list[PersonState | None] = []  # the record of each row
+        self.as_of: list[dt.date | None] = []  # the 異動日 each row is as of (None: a 取消し row)
+        self.ok = True
+
+    def problem(self, row: int, item_id: str | None, value: Any, reason: str, kind: ProblemKind) -> None:
+        name = self.ctx.spec.item(item_id).name if item_id else None
+        self.ctx.problems.append(
+            Problem(self.ctx.file, row, name, None if value is None else str(value), reason, kind, item_id)
+        )
+        self.ok = False
+
+    def event(
+        self,
+        n: int,
+        v: Mapping[str, Any],
+        event_id: int,
+        kind: str,
+        changes: dict[str, Any],
+        cancels: int | None = None,
+    ) -> MoveEvent:
+        return MoveEvent(
+            event_id=event_id,
+            atena_no=str(v["atena_no"]),
+            kind=kind,
+            reason_code=str(v["reason_code"]),
+            effective_date=v["effective_date"],
+            notified_date=v.get("notified_date"),
+            recorded_at=_recorded_at(v["processed_on"], n),
+            staff=str(v.get("staff") or self.ctx.staff),
+            changes=changes,
+            group_id=event_id,
+            cancels=cancels,
+        )
+
+    def check_rows(self) -> None:
+        previous: dt.date | None = None
+        tenant = self.ctx.tenant_code
+        for n, (row, v) in enumerate(self.rows, start=1):
+            if int(v["history_no"]) != n:
+                self.problem(
+                    row, "history_no", v["history_no"], f"履歴番号 {n} がありません（欠番）", ProblemKind.SEQUENCE
+                )
+                return
+            if previous is not None and v["processed_on"] < previous:
+                reason = "処理日が前の履歴番号の処理日より前です"
+                self.problem(row, "processed_on", v["processed_on"], reason, ProblemKind.SEQUENCE)
+            previous = v["processed_on"]
+            if tenant is not None and v["tenant_code"] != tenant:
+                self.problem(
+                    row, "tenant_code", v["tenant_code"], f"団体 {tenant} のファイルではありません", ProblemKind.TENANT
+                )
+            if v.get("support_measure"):
+                reason = "Moyai は支援措置をまだ記録できません（支援措置の情報は別に引き継いでください）"
+                self.problem(row, "support_measure", "1", reason, ProblemKind.UNSUPPORTED)
+
+    # -- building --------------------------------------------------------------------------------
+
+    def rebuild(self) -> list[MoveEvent]:
+        self.check_rows()
+        if not self.ok:
+            return []
+        previous: PersonState | None = None
+        exact = True  # every row so far is reproduced: `previous` is the replay of the 異動 so far
+        full = True  # `previous` is as of a date no earlier than any rebuilt 異動
+        latest: dt.date | None = None  # latest 異動日 of the rebuilt 異動 (not cancellations)
+        first_bad: tuple[int, list[str]] | None = None
+        for n, (row, v) in enumerate(self.rows, start=1):
+            try:
+                target = values_to_person(v, layout=self.ctx.layout)
+            except FieldError as exc:
+                self.ctx.problems.append(exc.problem(self.ctx.file, row))
+                self.ok = False
+                return []
+            eff: dt.date = v["effective_date"]
+            event_id = next(self.ctx.event_ids)
+            if v.get("cancels_history_no") is not None:
+                target_no = int(v["cancels_history_no"])
+                if not 1 <= target_no < n:
+                    reason = "取消対象履歴番号はこの行より前の履歴番号です"
+                    self.problem(row, "cancels_history_no", target_no, reason, ProblemKind.REFERENCE)
+                    return []
+                ev = self.event(n, v, event_id, "cancellation", {}, self.events[target_no - 1].event_id)
+                expected = replay([*self.events, ev])
+                self.as_of.append(None)
+                full = True
+            else:
+                fast = exact and full and (latest is None or eff >= latest)
+                base = previous if fast else replay(self.events, as_of=eff)
+                # the kind of the 異動事由 when it gives the row, else one whose effect does
+                kind = kind_for_reason(str(v["reason_code"]), self.ctx.layout)
+                ev = self.event(n, v, event_id, kind, _changes(base, target, kind, eff))
+                expected = apply_event(base, ev)
+                if kind == "cancellation" or expected != target:
+                    kind = _choose_kind(str(v["reason_code"]), base, target, self.ctx.layout)
+                    ev = self.event(n, v, event_id, kind, _changes(base, target, kind, eff))
+                    expected = apply_event(base, ev)
+                self.as_of.append(eff)
+                full = latest is None or eff >= latest
+                latest = eff if latest is None else max(latest, eff)
+            self.events.append(ev)
+            self.targets.append(target)
+            diff = _differences(expected, target)
+            if diff:
+                exact = False
+                first_bad = first_bad or (row, diff)
+            previous = target
+        if first_bad is not None and not self.repair():
+            row, diff = first_bad
+            labels = [self.ctx.label(f) for f in diff[:5]]
+            self.problem(
+                row, None, None, f"この行は前の履歴から再現できません（{'、'.join(labels)}）", ProblemKind.HISTORY
+            )
+            return []
+        self.check_removals_and_cancellations()
+        return self.events if self.ok else []
+
+    def check_removals_and_cancellations(self) -> None:
+        cancelled = {int(v["cancels_history_no"]) for _, v in self.rows if v.get("cancels_history_no") is not None}
+        for n, (row, v) in enumerate(self.rows, start=1):
+            target = self.targets[n - 1]
+            if target is not None and target.status == Status.REMOVED:
+                reason = removal_reason(self.events[:n], target, self.as_of[n - 1])
+                if reason != v.get("removal_kind"):
+                    text = f"消除事由は消除した行の異動事由（{reason}）です"
+                    self.problem(row, "removal_kind", v.get("removal_kind"), text, ProblemKind.INCONSISTENT)
+            if bool(v["cancelled"]) != (n in cancelled):
+                text = "取消済フラグが取消の行と合いません"
+                self.problem(row, "cancelled", "1" if v["cancelled"] else "0", text, ProblemKind.INCONSISTENT)
+
+    # -- repairing ---------------------------------------------------------------------------------
+
+    def _replayed(self) -> list[PersonState | None]:
+        """Each row as ``history_rows`` of the rebuilt 異動 gives it."""
+        return [replay(self.events[: r + 1], as_of=self.as_of[r]) for r in range(len(self.events))]
+
+    def _agree(self, fields: Iterable[str]) -> bool:
+        names = list(fields)
+        for got, want in zip(self._replayed(), self.targets, strict=True):
+            if (got is None) != (want is None):
+                return False
+            if got is not None and want is not None and any(getattr(got, f) != getattr(want, f) for f in names):
+                return False
+        return True
+
+    def _flip(self, j: int, field: str, needed: Any) -> None:
+        """Make the j-th 異動 set ``field`` or stop setting it.  The value set is the one its row
+        shows, or ``needed`` when its row has no record (an 異動 replayed before any 記載)."""
+        ev, held = self.events[j], self.targets[j]
+        changes = dict(ev.changes)
+        if field in changes:
+            del changes[field]
+        else:
+            changes[field] = getattr(held, field) if held is not None else needed
+        self.events[j] = dataclasses.replace(ev, changes=changes)
+
+    def _needed(self, got: list[PersonState | None], field: str) -> Any:
+        """The value of ``field`` in the first row that is not reproduced."""
+        for g, t in zip(got, self.targets, strict=True):
+            if g is not None and t is not None and getattr(g, field) != getattr(t, field):
+                return getattr(t, field)
+        return None
+
+    def repair(self) -> bool:
+        """Choose, item by item, which 異動 set it, so that every row is reproduced.
+
+        Rows show values, not which 異動 set them: an item set to the value it already had
+        leaves no trace, until a later 取消し (or back-dated 異動) takes away what made it
+        redundant.  Items are independent in replay, so for each item that some row does not
+        reproduce, one then two 異動 are made to set it (or to stop setting it) until every
+        row agrees; the result is then checked on every item.
+        """
+        got = self._replayed()
+        if any((g is None) != (t is None) for g, t in zip(got, self.targets, strict=True)):
+            return False
+        bad = [
+            f
+            for f in ITEM_NAMES
+            if any(
+                g is not None and t is not None and getattr(g, f) != getattr(t, f)
+                for g, t in zip(got, self.targets, strict=True)
+            )
+        ]
+        if any(f in STATUS_ITEMS for f in bad):
+            return False
+        movable = [j for j, ev in enumerate(self.events) if ev.kind != "cancellation"]
+        for field in bad:
+            checked = [field]
+            if self._agree(checked):
+                continue
+            needed = self._needed(self._replayed(), field)
+            for combo in itertools.chain(
+                itertools.combinations(movable, 1),
+                itertools.combinations(movable, 2) if len(movable) <= _MAX_PAIRS else (),
+            ):
+                for j in combo:
+                    self._flip(j, field, needed)
+                if self._agree(checked):
+                    break
+                for j in combo:
+                    self._flip(j, field, needed)
+            else:
+                return False
+        return self._agree(ITEM_NAMES)
+
+
+class _Context:
+    def __init__(
+        self,
+        layout: Layout,
+        file: str,
+        tenant_code: str | None,
+        staff: str,
+        event_ids: Iterator[int],
+        problems: list[Problem],
+    ) -> None:
+        self.layout = layout
+        self.spec = layout.file(RESIDENT_FILE)
+        self.file = file
+        self.tenant_code = tenant_code
+        self.staff = staff
+        self.event_ids = event_ids
+        self.problems = problems
+        self._labels = {it.part_of or it.id: it.name for it in self.spec.items}
+
+    def label(self, field: str) -> str:
+        """The standard item name of a PersonState field."""
+        return self._labels.get(field, field)
+
+
+def rows_to_histories(
+    rows: Iterable[tuple[int, Mapping[str, Any]]],
+    *,
+    tenant_code: str | None = None,
+    problems: list[Problem] | None = None,
+    event_ids: Iterator[int] | None = None,
+    staff: str = _DEFAULT_STAFF,
+    file: str | None = None,
+    layout: Layout | None = None,
+) -> dict[str, list[MoveEvent]]:
+    """Rebuild the 異動 of every person from ``(row_number, values)`` of the 住民 file.
+
+    Returns 宛名番号 → 異動 in 履歴番号 order (persons by 宛名番号).  ``event_ids`` gives the ids
+    (default 1, 2, 3 …); ``staff`` is used where 処理者 is empty.  With a ``problems`` list, every
+    problem is appended to it and the persons with problems are left out; without one,
+    :class:`HistoryError` is raised if there is any.
+    """
+    lay = layout or load_layout()
+    found: list[Problem] = []
+    ctx = _Context(
+        lay, file or lay.file(RESIDENT_FILE).file_name, tenant_code, staff, event_ids or itertools.count(1), found
+    )
+    by_person: dict[str, dict[int, tuple[int, Mapping[str, Any]]]] = {}
+    duplicated: set[str] = set()
+    for row, values in rows:
+        atena, number = str(values["atena_no"]), int(values["history_no"])
+        person = by_person.setdefault(atena, {})
+        if number in person:
+            item = ctx.spec.item("history_no").name
+            reason = f"宛名番号 {atena} の履歴番号 {number} が2行あります（{person[number][0]}行目）"
+            found.append(Problem(ctx.file, row, item, str(number), reason, ProblemKind.DUPLICATE_KEY, "history_no"))
+            duplicated.add(atena)
+            continue
+        person[number] = (row, values)
+    out: dict[str, list[MoveEvent]] = {}
+    for atena in sorted(by_person):
+        if atena in duplicated:
+            continue
+        ordered = [by_person[atena][k] for k in sorted(by_person[atena])]
+        events = _Person(ordered, ctx).rebuild()
+        if events:
+            out[atena] = events
+    if problems is not None:
+        problems.extend(found)
+        return out
+    if found:
+        raise HistoryError(found)
+    return out

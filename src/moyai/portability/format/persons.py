@@ -1,0 +1,452 @@
+"""PersonState ⇄ the item values of the 住民 file; households; the code-list file.
+
+Values are what :mod:`.codecs` reads and writes (``str`` for 数字 and コード, ``datetime.date``,
+``JpDate``, ``bool``); this module turns them into the domain's forms and back:
+
+- 数字 fields held as ``int`` (世帯内順位) and ISO date strings (消除日, 在留期間の満了の日,
+  外国人住民となった年月日) are converted;
+- a コード item with a ``value_map`` (住民種別: japanese ⇄ 1) is mapped; a code item whose stored
+  value is a label or an alias of its table (外国人住民区分 「特別永住者」, an old 在留資格 name) is
+  written as the code — the meaning is kept, the form becomes the code;
+- 住民状態 and 消除事由 carry ``status`` and ``removal_kind``: 住民状態 is the layout's resident
+  code, or for a 除票 the code of its 消除事由 (``history.status_by_removal_reason``); 消除事由 is the
+  異動事由 of the row that removed the record, read back as the 異動 kind of that reason;
+- a date the standard allows to be 不詳 (``part_of``) is three items: 和暦 (as entered in 和暦),
+  西暦 (as entered in 西暦) and 不詳区分 (頃, 上旬, 中旬, 下旬, 不詳).  年月日不詳 is written
+  ``00000000`` in the 和暦 item with 不詳区分 5.  The JpDate JSON round-trips exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from moyai.platform.codes.tables import CodeTable
+from moyai.platform.codes.wareki import JpDate, JpDateError
+from moyai.residents.domain.model import ITEM_NAMES, Effect, PersonState, Status, kind_spec, kinds
+
+from .codecs import FieldError, table_of
+from .layout import FileSpec, ItemSpec, Layout, load_layout
+from .problems import Problem, ProblemKind
+
+__all__ = [
+    "CODE_FILE",
+    "HISTORY_ITEMS",
+    "HOUSEHOLD_FILE",
+    "INT_ITEMS",
+    "ISO_DATE_ITEMS",
+    "RESIDENT_FILE",
+    "UNSTORED_ITEMS",
+    "check_households",
+    "code_list_rows",
+    "households_to_rows",
+    "join_jp_date",
+    "kind_for_reason",
+    "person_to_values",
+    "split_jp_date",
+    "values_to_person",
+]
+
+RESIDENT_FILE: Final = "resident"
+HOUSEHOLD_FILE: Final = "household"
+CODE_FILE: Final = "code"
+#: Items of the 住民 file about the row (the 異動), not about the person.
+HISTORY_ITEMS: Final = frozenset(
+    {
+        "tenant_code",
+        "history_no",
+        "reason_code",
+        "effective_date",
+        "notified_date",
+        "processed_on",
+        "staff",
+        "cancels_history_no",
+        "cancelled",
+        "support_measure",
+    }
+)
+#: Items the layout has and Moyai cannot store yet (reported on import when set).
+UNSTORED_ITEMS: Final = frozenset({"support_measure"})
+INT_ITEMS: Final = frozenset({"order_in_household", "history_no", "cancels_history_no", "member_count"})
+ISO_DATE_ITEMS: Final = frozenset({"removed_on", "stay_expiry", "foreign_resident_since"})
+_SPECIAL: Final = frozenset({"atena_no", "status", "removal_kind", "removed_on"})  # set by _status
+_FIELDS: Final = frozenset(ITEM_NAMES)
+#: PersonState fields whose empty value is "" rather than None (氏, 名, フリガナ).
+_EMPTY: Final = {f.name: "" for f in dataclasses.fields(PersonState) if f.default == ""}
+
+
+def _layout(layout: Layout | None) -> Layout:
+    return layout or load_layout()
+
+
+def kind_for_reason(code: str, layout: Layout | None = None) -> str:
+    """The 異動 kind of a 異動事由: the kind whose default reason it is, else by its category."""
+    for kind, spec in kinds().items():
+        if spec.reason == code:
+            return kind
+    lay = _layout(layout)
+    category = lay.code_table("move_reasons").entry(code).get("category")
+    return lay.history.kind_by_category[str(category)]
+
+
+# --- 不詳 dates ----------------------------------------------------------------------------------------
+
+
+def _qualifier_codes(table: CodeTable) -> tuple[dict[str, str], dict[str, str]]:
+    """(qualifier → code, code → qualifier) of the 日付不詳区分 table."""
+    to_code = {str(e.get("qualifier", e.label)): e.code for e in table.entries.values()}
+    return to_code, {c: q for q, c in to_code.items()}
+
+
+def split_jp_date(
+    value: Mapping[str, Any] | None, qualifier_item: ItemSpec
+) -> tuple[JpDate | None, JpDate | None, str | None]:
+    """(和暦 part, 西暦 part, 不詳区分 code) of a JpDate JSON."""
+    if value is None:
+        return None, None, None
+    jd = JpDate.from_json(value)
+    to_code, _ = _qualifier_codes(table_of(qualifier_item))
+    code = to_code[jd.qualifier] if jd.qualifier is not None else None
+    if jd.year is None:
+        return jd, None, code
+    bare = JpDate.of(year=jd.year, month=jd.month, day=jd.day, era=jd.era)
+    return (bare, None, code) if jd.era is not None else (None, bare, code)
+
+
+def join_jp_date(
+    wareki: JpDate | None, seireki: JpDate | None, code: str | None, qualifier_item: ItemSpec
+) -> dict[str, Any] | None:
+    """The JpDate JSON of the three items (FieldError on the 不詳区分 item when they disagree)."""
+    if wareki is not None and seireki is not None:
+        raise FieldError(qualifier_item, "和暦と西暦の両方に日付があります", ProblemKind.INCONSISTENT)
+    base = wareki or seireki
+    if base is None:
+        if code is not None:
+            raise FieldError(qualifier_item, "日付がないのに不詳区分があります", ProblemKind.INCONSISTENT, code)
+        return None
+    _, to_qualifier = _qualifier_codes(table_of(qualifier_item))
+    qualifier = to_qualifier[code] if code is not None else None
+    if base.year is None:
+        if qualifier not in (None, "不詳"):
+            raise FieldError(
+                qualifier_item, f"年月日不詳に不詳区分「{qualifier}」は使えません", ProblemKind.INCONSISTENT, code
+            )
+        return dict(base.to_json())
+    try:
+        jd = JpDate.of(year=base.year, month=base.month, day=base.day, era=base.era, qualifier=qualifier)
+    except JpDateError as exc:
+        raise FieldError(
+            qualifier_item, f"{base.text}に不詳区分「{qualifier}」は使えません（{exc.message}）", ProblemKind.DATE, code
+        ) from None
+    return dict(jd.to_json())
+
+
+def _parts(spec: FileSpec) -> dict[str, dict[str, ItemSpec]]:
+    parts: dict[str, dict[str, ItemSpec]] = {}
+    for it in spec.items:
+        if it.part_of is not None and it.part is not None:
+            parts.setdefault(it.part_of, {})[it.part] = it
+    return parts
+
+
+# --- PersonState → values --------------------------------------------------------------------------------
+
+
+def _code_value(item: ItemSpec, value: Any) -> str:
+    if item.value_map:
+        try:
+            return item.value_map[str(value)]
+        except KeyError:
+            raise FieldError(item, f"値 {value} に対応するコードがありません", ProblemKind.CODE, str(value)) from None
+    table = table_of(item)
+    text = str(value)
+    if table.has(text):
+        return text
+    entry = table.find(text)
+    if entry is None:
+        raise FieldError(item, f"「{text}」は{table.title}コード表にありません", ProblemKind.CODE, text)
+    return entry.code
+
+
+def _to_value(item: ItemSpec, value: Any) -> Any:
+    if value is None or value == "":
+        return None  # the file cannot tell an empty text from an absent one
+    if item.id in INT_ITEMS:
+        return str(value)
+    if item.id in ISO_DATE_ITEMS:
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError:
+            raise FieldError(item, f"日付ではありません: {value}", ProblemKind.DATE, str(value)) from None
+    if item.type == "コード":
+        return _code_value(item, value)
+    return value
+
+
+def _removal_code(state: PersonState, removal_reason: str | None) -> str | None:
+    if state.status != Status.REMOVED:
+        return None
+    if removal_reason is not None:
+        return removal_reason
+    return kind_spec(str(state.removal_kind)).reason if state.removal_kind else None
+
+
+def person_to_values(
+    state: PersonState | None, *, removal_reason: str | None = None, layout: Layout | None = None
+) -> dict[str, Any]:
+    """The values of the person items of the 住民 file (all None when there is no record).
+
+    ``removal_reason`` is the 異動事由 of the 異動 that removed a 除票 (default: the default
+    reason of its ``removal_kind``).  Raises :class:`FieldError` for a value that cannot be written.
+    """
+    lay = _layout(layout)
+    spec = lay.file(RESIDENT_FILE)
+    out: dict[str, Any] = {}
+    parts = _parts(spec)
+    for item in spec.items:
+        if item.id in HISTORY_ITEMS or item.part is not None:
+            continue
+        if state is None:
+            out[item.id] = None
+        elif item.id == "status":
+            code = _removal_code(state, removal_reason)
+            rules = lay.history
+            out[item.id] = (
+                rules.resident_status
+                if code is None
+                else rules.status_by_removal_reason.get(code, rules.other_removal_status)
+            )
+        elif item.id == "removal_kind":
+            out[item.id] = _removal_code(state, removal_reason)
+        else:
+            out[item.id] = _to_value(item, getattr(state, item.id))
+    for field, group in parts.items():
+        raw = getattr(state, field) if state is not None else None
+        try:
+            wareki, seireki, code = split_jp_date(raw, group["qualifier"])
+        except JpDateError as exc:
+            raise FieldError(group["wareki"], exc.message, ProblemKind.DATE) from None
+        out[group["wareki"].id], out[group["seireki"].id], out[group["qualifier"].id] = wareki, seireki, code
+    return out
+
+
+# --- values → PersonState --------------------------------------------------------------------------------
+
+
+def _from_value(item: ItemSpec, value: Any) -> Any:
+    if value is None:
+        return _EMPTY.get(item.id)
+    if item.id in INT_ITEMS:
+        return int(value)
+    if item.id in ISO_DATE_ITEMS:
+        return value.isoformat()
+    if item.value_map:
+        inverse = {c: v for v, c in item.value_map.items()}
+        if value not in inverse:
+            raise FieldError(item, f"コード {value} は使えません（{'、'.join(inverse)}）", ProblemKind.CODE, value)
+        return inverse[value]
+    return value
+
+
+def _status(values: Mapping[str, Any], spec: FileSpec, lay: Layout) -> tuple[str, str | None, str | None]:
+    """(status, removal_kind, removed_on) after checking 住民状態, 消除事由 and 消除日 agree."""
+    status_item, reason_item, date_item = spec.item("status"), spec.item("removal_kind"), spec.item("removed_on")
+    status, reason, removed_on = values.get("status"), values.get("removal_kind"), values.get("removed_on")
+    rules = lay.history
+    if status == rules.resident_status:
+        for item, v in ((reason_item, reason), (date_item, removed_on)):
+            if v is not None:
+                raise FieldError(
+                    item, "住民の記録（除票でない）に消除の項目があります", ProblemKind.INCONSISTENT, str(v)
+                )
+        return Status.RESIDENT, None, None
+    if reason is None:
+        raise FieldError(reason_item, "除票には消除事由が必要です", ProblemKind.REQUIRED)
+    if removed_on is None:
+        raise FieldError(date_item, "除票には消除日が必要です", ProblemKind.REQUIRED)
+    kind = kind_for_reason(reason, lay)
+    if kind_spec(kind).effect != Effect.REMOVE:
+        raise FieldError(reason_item, f"異動事由 {reason} は消除の事由ではありません", ProblemKind.INCONSISTENT, reason)
+    expected = rules.status_by_removal_reason.get(reason, rules.other_removal_status)
+    if status != expected:
+        raise FieldError(
+            status_item, f"消除事由 {reason} の住民状態は {expected} です", ProblemKind.INCONSISTENT, str(status)
+        )
+    return Status.REMOVED, kind, removed_on.isoformat()
+
+
+def values_to_person(values: Mapping[str, Any], *, layout: Layout | None = None) -> PersonState | None:
+    """The PersonState of a row's values (None when 住民状態 is empty: no record at that date).
+
+    Raises :class:`FieldError` when items contradict each other.
+    """
+    lay = _layout(layout)
+    spec = lay.file(RESIDENT_FILE)
+    person_items = [it for it in spec.items if it.id not in HISTORY_ITEMS and it.id != "atena_no"]
+    if values.get("status") is None:
+        for item in person_items:
+            if values.get(item.id) is not None:
+                raise FieldError(item, "住民状態が空（記録のない行）なのに値があります", ProblemKind.INCONSISTENT)
+        return None
+    for required in ("resident_kind", "kana_confirmed"):
+        if values.get(required) is None:
+            raise FieldError(spec.item(required), "記録のある行では必須です", ProblemKind.REQUIRED)
+    status, removal_kind, removed_on = _status(values, spec, lay)
+    fields: dict[str, Any] = {"status": status, "removal_kind": removal_kind, "removed_on": removed_on}
+    for item in person_items:
+        if item.part is None and item.id not in _SPECIAL:
+            fields[item.id] = _from_value(item, values.get(item.id))
+    for field, group in _parts(spec).items():
+        fields[field] = join_jp_date(
+            values.get(group["wareki"].id),
+            values.get(group["seireki"].id),
+            values.get(group["qualifier"].id),
+            group["qualifier"],
+        )
+    fields["atena_no"] = values["atena_no"]
+    unknown = set(fields) - _FIELDS
+    if unknown:
+        raise FieldError(spec.item(sorted(unknown)[0]), "PersonState にない項目です", ProblemKind.TYPE)
+    return PersonState(**fields)
+
+
+# --- households ---------------------------------------------------------------------------------------------
+
+
+def _members(states: Iterable[PersonState]) -> dict[str, list[PersonState]]:
+    out: dict[str, list[PersonState]] = {}
+    for s in states:
+        if s.status == Status.RESIDENT and s.household_no:
+            out.setdefault(s.household_no, []).append(s)
+    for members in out.values():
+        members.sort(key=lambda s: (s.order_in_household if s.order_in_household is not None else 10**6, s.atena_no))
+    return out
+
+
+def _head(members: list[PersonState]) -> PersonState | None:
+    heads = [m for m in members if m.relationship == "世帯主"]
+    return heads[0] if len(heads) == 1 else None
+
+
+def households_to_rows(
+    states: Iterable[PersonState], *, tenant_code: str, layout: Layout | None = None
+) -> list[dict[str, Any]]:
+    """Values of the 世帯 file: one row per household with current residents, by 世帯番号.
+
+    The household's address is its 世帯主's (or its first member's when it has none).
+    Raises :class:`FieldError` for a household with two 世帯主 (the registry is inconsistent).
+    """
+    spec = _layout(layout).file(HOUSEHOLD_FILE)
+    rows: list[dict[str, Any]] = []
+    for household_no, members in sorted(_members(states).items()):
+        if sum(1 for m in members if m.relationship == "世帯主") > 1:
+            raise FieldError(
+                spec.item("head_atena_no"),
+                f"世帯 {household_no} に世帯主が2人以上います",
+                ProblemKind.INCONSISTENT,
+                household_no,
+            )
+        head = _head(members)
+        where = head or members[0]
+        rows.append(
+            {
+                "tenant_code": tenant_code,
+                "household_no": household_no,
+                "head_atena_no": head.atena_no if head else None,
+                "member_count": str(len(members)),
+                "postal_code": where.postal_code,
+                "address": where.address,
+                "katagaki": where.katagaki,
+                "address_code": where.address_code,
+            }
+        )
+    return rows
+
+
+def check_households(
+    rows: Iterable[tuple[int, Mapping[str, Any]]],
+    persons: Mapping[str, PersonState],
+    *,
+    file: str | None = None,
+    layout: Layout | None = None,
+) -> list[Problem]:
+    """Problems between the 世帯 file and the current records (``persons``: 宛名番号 → record).
+
+    Each household row must have members, its 世帯員数, its 世帯主 (at most one, the one named)
+    and its address must agree with them; each current resident's 世帯 must have a row.
+    """
+    spec = _layout(layout).file(HOUSEHOLD_FILE)
+    name = file or spec.file_name
+    members_of = _members(persons.values())
+    problems: list[Problem] = []
+    seen: set[str] = set()
+
+    def add(row: int | None, item_id: str, value: Any, reason: str, kind: ProblemKind) -> None:
+        item = spec.item(item_id)
+        problems.append(Problem(name, row, item.name, None if value is None else str(value), reason, kind, item_id))
+
+    for row, v in rows:
+        hh = str(v["household_no"])
+        if hh in seen:
+            add(row, "household_no", hh, f"世帯番号 {hh} の行が2つあります", ProblemKind.DUPLICATE_KEY)
+            continue
+        seen.add(hh)
+        members = members_of.get(hh, [])
+        if not members:
+            add(row, "household_no", hh, "この世帯に属する住民がいません", ProblemKind.REFERENCE)
+            continue
+        if int(v["member_count"]) != len(members):
+            add(
+                row,
+                "member_count",
+                v["member_count"],
+                f"世帯員数が住民の記録（{len(members)}人）と合いません",
+                ProblemKind.INCONSISTENT,
+            )
+        heads = [m.atena_no for m in members if m.relationship == "世帯主"]
+        if len(heads) > 1:
+            add(
+                row,
+                "head_atena_no",
+                v.get("head_atena_no"),
+                f"世帯主が2人以上います（{'、'.join(heads)}）",
+                ProblemKind.INCONSISTENT,
+            )
+        elif v.get("head_atena_no") is not None and v["head_atena_no"] not in persons:
+            add(
+                row,
+                "head_atena_no",
+                v["head_atena_no"],
+                "世帯主の宛名番号が住民の記録にありません",
+                ProblemKind.REFERENCE,
+            )
+        elif (heads[0] if heads else None) != v.get("head_atena_no"):
+            add(
+                row,
+                "head_atena_no",
+                v.get("head_atena_no"),
+                "世帯主が住民の記録の続柄と合いません",
+                ProblemKind.INCONSISTENT,
+            )
+        where = _head(members) or members[0]
+        for item_id in ("postal_code", "address", "katagaki", "address_code"):
+            if v.get(item_id) != getattr(where, item_id):
+                add(row, item_id, v.get(item_id), "世帯の住所が世帯員の住所と合いません", ProblemKind.INCONSISTENT)
+    for hh in sorted(set(members_of) - seen):
+        add(None, "household_no", hh, f"住民の世帯番号 {hh} の行が世帯ファイルにありません", ProblemKind.REFERENCE)
+    return problems
+
+
+# --- code lists -----------------------------------------------------------------------------------------------
+
+
+def code_list_rows(layout: Layout | None = None) -> list[dict[str, Any]]:
+    """Values of the コード一覧 file: every code of every code list of the layout."""
+    lay = _layout(layout)
+    return [
+        {"code_list": cl.id, "code_list_name": cl.name, "code": entry.code, "label": entry.label}
+        for cl in lay.code_lists
+        for entry in lay.code_table(cl.id).entries.values()
+    ]
