@@ -41,10 +41,12 @@ def cp932_chars() -> tuple[str, ...]:
     return tuple(sorted(c for c in out if c.isprintable() and not 0xE000 <= ord(c) <= 0xF8FF))
 
 
+@functools.cache
 def jis_text(max_size: int) -> st.SearchStrategy[str]:
     return st.text(st.sampled_from(cp932_chars()), min_size=1, max_size=max_size)
 
 
+@functools.cache
 def any_text(max_size: int) -> st.SearchStrategy[str]:
     """Any text a 外字-allowed item takes: no control characters, no private use area."""
     return st.text(st.characters(blacklist_categories=("Cc", "Cs", "Co")), min_size=1, max_size=max_size)
@@ -110,8 +112,18 @@ def relationships() -> tuple[str, ...]:
     return tuple(sorted(r for r in out if validate_relationship(r) is None))
 
 
+_STRATEGIES: dict[tuple[str, str, str, int], st.SearchStrategy[Any]] = {}
+
+
 def item_values(item: ItemSpec) -> st.SearchStrategy[Any]:
-    """Values (never None) that ``item`` can hold."""
+    """Values (never None) that ``item`` can hold (strategies are built once per item)."""
+    key = (item.id, item.name, item.type, item.length)
+    if key not in _STRATEGIES:
+        _STRATEGIES[key] = _item_values(item)
+    return _STRATEGIES[key]
+
+
+def _item_values(item: ItemSpec) -> st.SearchStrategy[Any]:
     t = item.type
     if t == "文字":
         size = min(item.length, 30)
@@ -139,6 +151,7 @@ BASE = dt.datetime(2020, 1, 1, 0, 30, tzinfo=dt.UTC)
 _JSON = st.builds(lambda d: dict(d.to_json()), jp_dates())
 
 
+@functools.cache
 def _changes(kind: str) -> st.SearchStrategy[dict[str, Any]]:
     hh = numbers(RESIDENT.item("household_no"))
     pool: dict[str, st.SearchStrategy[Any]] = {
@@ -170,8 +183,15 @@ def _changes(kind: str) -> st.SearchStrategy[dict[str, Any]]:
     }
     if kind in ("move_in", "birth", "ex_officio_entry"):
         return st.fixed_dictionaries(
-            {"family_name": pool["family_name"], "address": pool["address"], "household_no": hh, "relationship": pool["relationship"]},
-            optional={k: v for k, v in pool.items() if k not in ("family_name", "address", "household_no", "relationship")},
+            {
+                "family_name": pool["family_name"],
+                "address": pool["address"],
+                "household_no": hh,
+                "relationship": pool["relationship"],
+            },
+            optional={
+                k: v for k, v in pool.items() if k not in ("family_name", "address", "household_no", "relationship")
+            },
         )
     if kind == "cancellation":
         return st.just({})
@@ -195,7 +215,11 @@ _KINDS = [
 ]
 # Reasons other than a kind's default: Moyai records them only on the kind an import derives
 # for them (the 記載 / 消除 / 修正 category's kind), so only those kinds get them here.
-_OTHER_REASONS = {"create": ["102", "105", "110"], "remove": ["202", "204", "206", "210"], "update": ["304", "308", "312"]}
+_OTHER_REASONS = {
+    "create": ["102", "105", "110"],
+    "remove": ["202", "204", "206", "210"],
+    "update": ["304", "308", "312"],
+}
 _FALLBACK_KINDS = frozenset(LAYOUT.history.kind_by_category.values())
 
 
@@ -224,5 +248,7 @@ def histories(draw: st.DrawFn, atena_no: str = "0000000019") -> list[MoveEvent]:
         notified = draw(st.none() | st.just(eff))
         cancels = draw(st.sampled_from(events)).event_id if kind == "cancellation" else None
         staff = draw(st.sampled_from(["clerk1", "clerk2", "demo"]))
-        events.append(MoveEvent(i + 2, atena_no, kind, reason, eff, notified, rec, staff, draw(_changes(kind)), i + 2, cancels))
+        events.append(
+            MoveEvent(i + 2, atena_no, kind, reason, eff, notified, rec, staff, draw(_changes(kind)), i + 2, cancels)
+        )
     return events

@@ -28,7 +28,9 @@ HEADER = ",".join(CODE.header) + "\r\n"
 ROW = "sex,性別,1,男\r\n"
 
 
-def read(tmp_path: Path, data: bytes, name: str = "JYUKI_CODE.csv") -> tuple[list[tuple[int, dict[str, str]]], list[Problem]]:
+def read(
+    tmp_path: Path, data: bytes, name: str = "JYUKI_CODE.csv"
+) -> tuple[list[tuple[int, dict[str, str]]], list[Problem]]:
     path = tmp_path / name
     path.write_bytes(data)
     reader = LayoutReader(path, CODE)
@@ -44,7 +46,8 @@ def kinds(problems: list[Problem]) -> list[tuple[int | None, str]]:
 
 
 @pytest.mark.parametrize(
-    ("encoding", "detected"), [("utf-8", "utf-8"), ("utf-8-sig", "utf-8-sig"), ("cp932", "cp932"), ("shift_jis", "cp932")]
+    ("encoding", "detected"),
+    [("utf-8", "utf-8"), ("utf-8-sig", "utf-8-sig"), ("cp932", "cp932"), ("shift_jis", "cp932")],
 )
 def test_utf8_with_or_without_bom_and_shift_jis_are_read(tmp_path: Path, encoding: str, detected: str) -> None:
     path = tmp_path / "JYUKI_CODE.csv"
@@ -183,7 +186,7 @@ def test_quotes_only_where_needed(tmp_path: Path) -> None:
     path = tmp_path / "q.csv"
     write_rows(path, CODE, [{"code_list": "a,b", "code_list_name": 'x"y', "code": "plain", "label": "改\r\n行"}])
     assert path.read_bytes().decode().splitlines(keepends=True)[1:] == ['"a,b","x""y",plain,"改\r\n', '行"\r\n']
-    rows, _problems = list(LayoutReader(path, CODE)), []
+    rows = list(LayoutReader(path, CODE))
     assert rows[0][1]["label"] == "改\r\n行"
 
 

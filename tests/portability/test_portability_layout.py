@@ -82,7 +82,9 @@ def test_unknown_type_is_refused() -> None:
 
 
 def test_unknown_code_table_is_refused() -> None:
-    assert "コード表 blood_type は code_lists にありません" in broken(lambda e: item(e, 3).update(code_table="blood_type"))
+    assert "コード表 blood_type は code_lists にありません" in broken(
+        lambda e: item(e, 3).update(code_table="blood_type")
+    )
 
 
 def test_code_list_that_does_not_load_is_refused() -> None:
@@ -128,3 +130,15 @@ def test_docs_list_every_item_with_its_source() -> None:
         for it in f.items:
             assert it.name in rows, f"{f.file_name}: {it.name} is not documented"
             assert it.source in rows[it.name]
+
+
+def test_the_format_layer_imports_no_framework() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, moyai.portability.format as f; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('django', 'ninja', 'psycopg')]; "
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)  # noqa: S603

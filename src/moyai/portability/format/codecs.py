@@ -128,6 +128,8 @@ def check_text(item: ItemSpec, text: str) -> None:
         if item.required:
             raise FieldError(item, "必須項目が空です", ProblemKind.REQUIRED, text)
         return
+    if item.unit == "文字" and len(text) <= item.length:
+        return  # code points never undercount characters
     n = text_length(text, item.unit)
     if n > item.length:
         unit = "桁" if item.type != "文字" else ("バイト" if item.unit == "バイト" else "文字")

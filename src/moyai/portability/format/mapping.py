@@ -11,14 +11,17 @@ result gives back the same rows:
 - the 異動's ``changes`` are the items that differ from the record just before it — the
   previous 履歴番号's record, or, when the row is dated before rows recorded earlier (a
   back-dated 職権修正), the replay of the rebuilt 異動 as of its 異動日;
-- its kind comes from the 異動事由 (the kind whose default reason it is, else by the reason's
-  記載/消除/修正 category, ``history.kind_by_category``), adjusted to what the row does: a row that
-  removes the record is the kind of its 消除事由, a row that enters it a 記載 (or 回復) kind, a
-  row that changes it a 修正 kind; a row with 取消対象履歴番号 is 異動の取消し.  The 異動事由 code
-  itself is kept as read;
+- its kind is the one the 異動事由 names (the kind whose default reason it is, else by the
+  reason's 記載/消除/修正 category, ``history.kind_by_category``) when that kind gives the row;
+  otherwise one whose effect does: the kind of the 消除事由 for a row that removes the record, a
+  記載 (or 回復) kind for one that enters it, a 修正 kind for one that changes it.  A row with
+  取消対象履歴番号 is 異動の取消し.  The 異動事由 code itself is kept as read;
 - 記録日時 is 0:00 JST of the 処理日 plus the 履歴番号 in microseconds (order kept, 処理日 exact);
-- each rebuilt 異動 is applied and compared with the row: any difference is reported (``history``)
-  instead of being stored, so what is imported always exports to the same rows.
+- rows show values, not which 異動 set them: an item set to the value it already had leaves no
+  trace until a later 取消し (or back-dated 異動) takes away what made it redundant.  When a row
+  is not reproduced, :meth:`_Person.repair` chooses item by item which earlier 異動 also set it;
+- every rebuilt row is compared with the file: a row that cannot be reproduced is reported
+  (``history``) instead of being stored differently, so what is imported exports to the same rows.
 
 Other checks: 履歴番号 from 1 without gaps or duplicates, 処理日 not going backwards, 団体コード of
 the expected 団体, 取消済フラグ agreeing with the 取消 rows, 支援措置対象フラグ not set (Moyai does
@@ -65,7 +68,11 @@ __all__ = [
 
 _SETTABLE: Final = tuple(n for n in ITEM_NAMES if n not in STATUS_ITEMS)
 _DEFAULT_STAFF: Final = ""
-_MAX_PAIRS: Final = 40  # rows of one person up to which pairs of 異動 are tried when repairing
+_MAX_DEPTH: Final = 5  # flips of one item a repair may chain
+_MAX_STATES: Final = 2000  # states a repair of one item may visit
+# a 転居 fills in 前住所 and 住所を定めた年月日 when it changes 住所: repaired together
+_ADDRESS: Final = ("address", "previous_address", "address_set_on")
+_COUPLED: Final = dict.fromkeys(_ADDRESS, _ADDRESS)
 
 
 class HistoryError(ValueError):
@@ -188,8 +195,9 @@ def _choose_kind(reason: str, base: PersonState | None, target: PersonState | No
 def _changes(base: PersonState | None, target: PersonState | None, kind: str, eff: dt.date) -> dict[str, Any]:
     if target is None:
         return {}
-    ref = base if base is not None else PersonState(atena_no=target.atena_no)
-    changes = {f: getattr(target, f) for f in _SETTABLE if getattr(target, f) != getattr(ref, f)}
+    ref = vars(base if base is not None else PersonState(atena_no=target.atena_no))
+    now = vars(target)
+    changes = {f: now[f] for f in _SETTABLE if now[f] != ref[f]}
     if kind == "move_within" and base is not None and "address" in changes:
         # replay fills these in for a 転居 unless given (from the address it moves from, as it
         # stands when replayed): give them only where the row differs from what replay fills in
@@ -204,7 +212,10 @@ def _changes(base: PersonState | None, target: PersonState | None, kind: str, ef
 def _differences(expected: PersonState | None, target: PersonState | None) -> list[str]:
     if expected is None or target is None:
         return [] if expected is target else ["住民状態"]
-    return [f for f in ITEM_NAMES if getattr(expected, f) != getattr(target, f)]
+    if expected == target:
+        return []
+    a, b = vars(expected), vars(target)
+    return [f for f in ITEM_NAMES if a[f] != b[f]]
 
 
 class _Person:
@@ -349,72 +360,106 @@ class _Person:
         """Each row as ``history_rows`` of the rebuilt 異動 gives it."""
         return [replay(self.events[: r + 1], as_of=self.as_of[r]) for r in range(len(self.events))]
 
-    def _agree(self, fields: Iterable[str]) -> bool:
+    def _first_difference(self, fields: Iterable[str]) -> int | None:
+        """Index of the first row not reproduced on ``fields`` (None when every row is)."""
         names = list(fields)
-        for got, want in zip(self._replayed(), self.targets, strict=True):
+        for r in range(len(self.events)):
+            got, want = replay(self.events[: r + 1], as_of=self.as_of[r]), self.targets[r]
             if (got is None) != (want is None):
-                return False
+                return r
             if got is not None and want is not None and any(getattr(got, f) != getattr(want, f) for f in names):
-                return False
-        return True
+                return r
+        return None
 
-    def _flip(self, j: int, field: str, needed: Any) -> None:
-        """Make the j-th 異動 set ``field`` or stop setting it.  The value set is the one its row
-        shows, or ``needed`` when its row has no record (an 異動 replayed before any 記載)."""
-        ev, held = self.events[j], self.targets[j]
+    def _agree(self, fields: Iterable[str]) -> bool:
+        return self._first_difference(fields) is None
+
+    def _solve(self, group: tuple[str, ...], depth: int) -> bool:
+        """Depth-first search for flips of ``group`` that reproduce every row.
+
+        A flip may not break a row before the first one not reproduced (rows only depend on the
+        異動 recorded up to them, so only those are flipped); the search is bounded in depth and
+        in the number of states it visits (``_MAX_STATES``), shallowest first."""
+        seen: set[tuple[int, frozenset[tuple[int, str, str]]]] = set()
+        flipped: list[tuple[int, str, str]] = []  # (異動, item, value) flipped so far
+        budget = [_MAX_STATES]
+
+        def search(left: int) -> bool:
+            first = self._first_difference(group)
+            if first is None:
+                return True
+            state = (left, frozenset(flipped))
+            if left == 0 or state in seen or budget[0] <= 0:
+                return False
+            seen.add(state)
+            budget[0] -= 1
+            for field in group:
+                for j, value in self._candidates(field):
+                    if j > first or any(k == j and f == field for k, f, _ in flipped):
+                        continue
+                    self._flip(j, field, value)
+                    flipped.append((j, field, repr(value)))
+                    after = self._first_difference(group)
+                    if (after is None or after >= first) and search(left - 1):
+                        return True
+                    flipped.pop()
+                    self._flip(j, field, value)
+            return False
+
+        # iterative deepening: the fewest flips first
+        return any(search(d) for d in range(1, depth + 1))
+
+    def _flip(self, j: int, field: str, value: Any) -> None:
+        """Make the j-th 異動 set ``field`` to ``value``, or stop setting it if it does."""
+        ev = self.events[j]
         changes = dict(ev.changes)
         if field in changes:
             del changes[field]
         else:
-            changes[field] = getattr(held, field) if held is not None else needed
+            changes[field] = value
         self.events[j] = dataclasses.replace(ev, changes=changes)
 
-    def _needed(self, got: list[PersonState | None], field: str) -> Any:
-        """The value of ``field`` in the first row that is not reproduced."""
-        for g, t in zip(got, self.targets, strict=True):
-            if g is not None and t is not None and getattr(g, field) != getattr(t, field):
-                return getattr(t, field)
-        return None
+    def _candidates(self, field: str) -> list[tuple[int, Any]]:
+        """(異動, value) pairs a repair of ``field`` may flip: the value its row shows, or, for a row
+        without a record (an 異動 replayed before any 記載), each value the rows show."""
+        shown = list(dict.fromkeys(repr(getattr(t, field)) for t in self.targets if t is not None))
+        values = {repr(getattr(t, field)): getattr(t, field) for t in self.targets if t is not None}
+        out: list[tuple[int, Any]] = []
+        for j, ev in enumerate(self.events):
+            if ev.kind == "cancellation":
+                continue
+            held = self.targets[j]
+            if held is not None or field in ev.changes:
+                out.append((j, getattr(held, field) if held is not None else ev.changes[field]))
+            else:
+                out += [(j, values[r]) for r in shown]
+        return out
 
     def repair(self) -> bool:
         """Choose, item by item, which 異動 set it, so that every row is reproduced.
 
         Rows show values, not which 異動 set them: an item set to the value it already had
         leaves no trace, until a later 取消し (or back-dated 異動) takes away what made it
-        redundant.  Items are independent in replay, so for each item that some row does not
-        reproduce, one then two 異動 are made to set it (or to stop setting it) until every
-        row agrees; the result is then checked on every item.
+        redundant.  Items are independent in replay (but for 住所, which a 転居 uses to fill in
+        前住所 and 住所を定めた年月日: the three are repaired together), so for each item that some
+        row does not reproduce, 異動 are made to set it (or to stop setting it) by a small
+        depth-first search (:meth:`_solve`) until every row agrees; the result is then checked on
+        every item.
         """
         got = self._replayed()
         if any((g is None) != (t is None) for g, t in zip(got, self.targets, strict=True)):
             return False
+        pairs = list(zip(got, self.targets, strict=True))
         bad = [
             f
             for f in ITEM_NAMES
-            if any(
-                g is not None and t is not None and getattr(g, f) != getattr(t, f)
-                for g, t in zip(got, self.targets, strict=True)
-            )
+            if any(g is not None and t is not None and getattr(g, f) != getattr(t, f) for g, t in pairs)
         ]
         if any(f in STATUS_ITEMS for f in bad):
             return False
-        movable = [j for j, ev in enumerate(self.events) if ev.kind != "cancellation"]
         for field in bad:
-            checked = [field]
-            if self._agree(checked):
-                continue
-            needed = self._needed(self._replayed(), field)
-            for combo in itertools.chain(
-                itertools.combinations(movable, 1),
-                itertools.combinations(movable, 2) if len(movable) <= _MAX_PAIRS else (),
-            ):
-                for j in combo:
-                    self._flip(j, field, needed)
-                if self._agree(checked):
-                    break
-                for j in combo:
-                    self._flip(j, field, needed)
-            else:
+            group = _COUPLED.get(field, (field,))
+            if self._first_difference(group) is not None and not self._solve(group, _MAX_DEPTH):
                 return False
         return self._agree(ITEM_NAMES)
 

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 from moyai.platform.codes.tables import CodeTable
@@ -93,26 +95,54 @@ def kind_for_reason(code: str, layout: Layout | None = None) -> str:
 
 # --- 不詳 dates ----------------------------------------------------------------------------------------
 
+_JSON_KEYS: Final = ("text", "year", "month", "day", "era", "era_year", "qualifier", "calendar_valid")
+
+
+_QUALIFIER_CODES: dict[int, tuple[CodeTable, dict[str, str], dict[str, str]]] = {}
+
 
 def _qualifier_codes(table: CodeTable) -> tuple[dict[str, str], dict[str, str]]:
-    """(qualifier → code, code → qualifier) of the 日付不詳区分 table."""
-    to_code = {str(e.get("qualifier", e.label)): e.code for e in table.entries.values()}
-    return to_code, {c: q for q, c in to_code.items()}
+    """(qualifier → code, code → qualifier) of the 日付不詳区分 table (worked out once per table)."""
+    cached = _QUALIFIER_CODES.get(id(table))
+    if cached is None or cached[0] is not table:
+        to_code = {str(e.get("qualifier", e.label)): e.code for e in table.entries.values()}
+        cached = (table, to_code, {c: q for q, c in to_code.items()})
+        _QUALIFIER_CODES[id(table)] = cached
+    return cached[1], cached[2]
+
+
+@functools.lru_cache(maxsize=65536)
+def _split(key: tuple[Any, ...]) -> tuple[JpDate | None, JpDate | None, str | None]:
+    """(和暦 part, 西暦 part, qualifier) of a JpDate JSON given as the tuple of its values."""
+    jd = JpDate.from_json(dict(zip(_JSON_KEYS, key, strict=True)))
+    if jd.year is None:
+        return jd, None, jd.qualifier
+    bare = JpDate.of(year=jd.year, month=jd.month, day=jd.day, era=jd.era)
+    return (bare, None, jd.qualifier) if jd.era is not None else (None, bare, jd.qualifier)
 
 
 def split_jp_date(
     value: Mapping[str, Any] | None, qualifier_item: ItemSpec
 ) -> tuple[JpDate | None, JpDate | None, str | None]:
-    """(和暦 part, 西暦 part, 不詳区分 code) of a JpDate JSON."""
+    """(和暦 part, 西暦 part, 不詳区分 code) of a JpDate JSON (JpDateError if it is not one)."""
     if value is None:
         return None, None, None
-    jd = JpDate.from_json(value)
+    if set(value) != set(_JSON_KEYS):
+        JpDate.from_json(value)  # raises with the reason
+    wareki, seireki, qualifier = _split(tuple(value[k] for k in _JSON_KEYS))
     to_code, _ = _qualifier_codes(table_of(qualifier_item))
-    code = to_code[jd.qualifier] if jd.qualifier is not None else None
-    if jd.year is None:
-        return jd, None, code
-    bare = JpDate.of(year=jd.year, month=jd.month, day=jd.day, era=jd.era)
-    return (bare, None, code) if jd.era is not None else (None, bare, code)
+    return wareki, seireki, (to_code[qualifier] if qualifier is not None else None)
+
+
+@functools.lru_cache(maxsize=65536)
+def _join(base: JpDate, qualifier: str | None) -> dict[str, Any]:
+    """JpDate JSON of a date part and a qualifier (shared, read-only: like the generator's)."""
+    if base.year is None:
+        if qualifier not in (None, "不詳"):
+            raise JpDateError(f"年月日不詳に不詳区分「{qualifier}」は使えません")
+        return dict(base.to_json())
+    jd = JpDate.of(year=base.year, month=base.month, day=base.day, era=base.era, qualifier=qualifier)
+    return dict(jd.to_json())
 
 
 def join_jp_date(
@@ -128,33 +158,50 @@ def join_jp_date(
         return None
     _, to_qualifier = _qualifier_codes(table_of(qualifier_item))
     qualifier = to_qualifier[code] if code is not None else None
-    if base.year is None:
-        if qualifier not in (None, "不詳"):
-            raise FieldError(
-                qualifier_item, f"年月日不詳に不詳区分「{qualifier}」は使えません", ProblemKind.INCONSISTENT, code
-            )
-        return dict(base.to_json())
     try:
-        jd = JpDate.of(year=base.year, month=base.month, day=base.day, era=base.era, qualifier=qualifier)
+        return _join(base, qualifier)
     except JpDateError as exc:
-        raise FieldError(
-            qualifier_item, f"{base.text}に不詳区分「{qualifier}」は使えません（{exc.message}）", ProblemKind.DATE, code
-        ) from None
-    return dict(jd.to_json())
+        reason = f"{base.text}に不詳区分「{qualifier}」は使えません（{exc.message}）"
+        raise FieldError(qualifier_item, reason, ProblemKind.DATE, code) from None
 
 
-def _parts(spec: FileSpec) -> dict[str, dict[str, ItemSpec]]:
-    parts: dict[str, dict[str, ItemSpec]] = {}
-    for it in spec.items:
-        if it.part_of is not None and it.part is not None:
-            parts.setdefault(it.part_of, {})[it.part] = it
-    return parts
+# --- the conversion plan of a layout -------------------------------------------------------------------
+
+_Convert = Callable[[ItemSpec, Any], Any]
 
 
-# --- PersonState → values --------------------------------------------------------------------------------
+def _identity_out(item: ItemSpec, value: Any) -> Any:
+    return None if value is None or value == "" else value  # the file cannot tell "" from absent
 
 
-def _code_value(item: ItemSpec, value: Any) -> str:
+def _identity_in(item: ItemSpec, value: Any) -> Any:
+    return _EMPTY.get(item.id) if value is None else value
+
+
+def _int_out(item: ItemSpec, value: Any) -> Any:
+    return None if value is None else str(value)
+
+
+def _int_in(item: ItemSpec, value: Any) -> Any:
+    return None if value is None else int(value)
+
+
+def _iso_out(item: ItemSpec, value: Any) -> Any:
+    if value is None or value == "":
+        return None
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise FieldError(item, f"日付ではありません: {value}", ProblemKind.DATE, str(value)) from None
+
+
+def _iso_in(item: ItemSpec, value: Any) -> Any:
+    return None if value is None else value.isoformat()
+
+
+def _code_out(item: ItemSpec, value: Any) -> Any:
+    if value is None or value == "":
+        return None
     if item.value_map:
         try:
             return item.value_map[str(value)]
@@ -164,25 +211,76 @@ def _code_value(item: ItemSpec, value: Any) -> str:
     text = str(value)
     if table.has(text):
         return text
-    entry = table.find(text)
+    entry = table.find(text)  # a label or an alias: written as its code
     if entry is None:
         raise FieldError(item, f"「{text}」は{table.title}コード表にありません", ProblemKind.CODE, text)
     return entry.code
 
 
-def _to_value(item: ItemSpec, value: Any) -> Any:
-    if value is None or value == "":
-        return None  # the file cannot tell an empty text from an absent one
+def _code_in(item: ItemSpec, value: Any) -> Any:
+    if value is None or not item.value_map:
+        return value
+    for internal, code in item.value_map.items():
+        if code == value:
+            return internal
+    raise FieldError(
+        item, f"コード {value} は使えません（{'、'.join(item.value_map.values())}）", ProblemKind.CODE, value
+    )
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How each person item of the 住民 file converts, worked out once per layout."""
+
+    spec: FileSpec
+    plain: tuple[tuple[ItemSpec, _Convert, _Convert], ...]  # (item, to value, to PersonState)
+    dates: tuple[tuple[str, ItemSpec, ItemSpec, ItemSpec], ...]  # (field, 和暦, 西暦, 不詳区分)
+    person_items: tuple[ItemSpec, ...]  # every item about the person, except 宛名番号
+    status: ItemSpec
+    reason: ItemSpec
+    removed_on: ItemSpec
+    required: tuple[ItemSpec, ...]  # required on a row with a record
+
+
+def _converters(item: ItemSpec) -> tuple[_Convert, _Convert]:
     if item.id in INT_ITEMS:
-        return str(value)
+        return _int_out, _int_in
     if item.id in ISO_DATE_ITEMS:
-        try:
-            return dt.date.fromisoformat(str(value))
-        except ValueError:
-            raise FieldError(item, f"日付ではありません: {value}", ProblemKind.DATE, str(value)) from None
+        return _iso_out, _iso_in
     if item.type == "コード":
-        return _code_value(item, value)
-    return value
+        return _code_out, _code_in
+    return _identity_out, _identity_in
+
+
+_PLANS: dict[int, tuple[Layout, _Plan]] = {}
+
+
+def _plan(layout: Layout | None) -> tuple[Layout, _Plan]:
+    lay = layout or load_layout()
+    cached = _PLANS.get(id(lay))
+    if cached is not None and cached[0] is lay:
+        return cached
+    spec = lay.file(RESIDENT_FILE)
+    person = tuple(it for it in spec.items if it.id not in HISTORY_ITEMS and it.id != "atena_no")
+    groups: dict[str, dict[str, ItemSpec]] = {}
+    for it in spec.items:
+        if it.part_of is not None and it.part is not None:
+            groups.setdefault(it.part_of, {})[it.part] = it
+    plan = _Plan(
+        spec=spec,
+        plain=tuple((it, *_converters(it)) for it in person if it.part is None and it.id not in _SPECIAL),
+        dates=tuple((f, g["wareki"], g["seireki"], g["qualifier"]) for f, g in groups.items()),
+        person_items=person,
+        status=spec.item("status"),
+        reason=spec.item("removal_kind"),
+        removed_on=spec.item("removed_on"),
+        required=(spec.item("resident_kind"), spec.item("kana_confirmed")),
+    )
+    _PLANS[id(lay)] = (lay, plan)
+    return lay, plan
+
+
+# --- PersonState → values --------------------------------------------------------------------------------
 
 
 def _removal_code(state: PersonState, removal_reason: str | None) -> str | None:
@@ -201,79 +299,52 @@ def person_to_values(
     ``removal_reason`` is the 異動事由 of the 異動 that removed a 除票 (default: the default
     reason of its ``removal_kind``).  Raises :class:`FieldError` for a value that cannot be written.
     """
-    lay = _layout(layout)
-    spec = lay.file(RESIDENT_FILE)
-    out: dict[str, Any] = {}
-    parts = _parts(spec)
-    for item in spec.items:
-        if item.id in HISTORY_ITEMS or item.part is not None:
-            continue
-        if state is None:
-            out[item.id] = None
-        elif item.id == "status":
-            code = _removal_code(state, removal_reason)
-            rules = lay.history
-            out[item.id] = (
-                rules.resident_status
-                if code is None
-                else rules.status_by_removal_reason.get(code, rules.other_removal_status)
-            )
-        elif item.id == "removal_kind":
-            out[item.id] = _removal_code(state, removal_reason)
-        else:
-            out[item.id] = _to_value(item, getattr(state, item.id))
-    for field, group in parts.items():
-        raw = getattr(state, field) if state is not None else None
+    lay, plan = _plan(layout)
+    if state is None:
+        return {it.id: None for it in plan.person_items} | {"atena_no": None}
+    fields = vars(state)
+    out: dict[str, Any] = {"atena_no": state.atena_no}
+    code = _removal_code(state, removal_reason)
+    rules = lay.history
+    out[plan.status.id] = (
+        rules.resident_status if code is None else rules.status_by_removal_reason.get(code, rules.other_removal_status)
+    )
+    out[plan.reason.id] = code
+    out[plan.removed_on.id] = _iso_out(plan.removed_on, state.removed_on)
+    for item, to_value, _ in plan.plain:
+        out[item.id] = to_value(item, fields[item.id])
+    for field, wareki, seireki, qualifier in plan.dates:
         try:
-            wareki, seireki, code = split_jp_date(raw, group["qualifier"])
+            out[wareki.id], out[seireki.id], out[qualifier.id] = split_jp_date(fields[field], qualifier)
         except JpDateError as exc:
-            raise FieldError(group["wareki"], exc.message, ProblemKind.DATE) from None
-        out[group["wareki"].id], out[group["seireki"].id], out[group["qualifier"].id] = wareki, seireki, code
+            raise FieldError(wareki, exc.message, ProblemKind.DATE) from None
     return out
 
 
 # --- values → PersonState --------------------------------------------------------------------------------
 
 
-def _from_value(item: ItemSpec, value: Any) -> Any:
-    if value is None:
-        return _EMPTY.get(item.id)
-    if item.id in INT_ITEMS:
-        return int(value)
-    if item.id in ISO_DATE_ITEMS:
-        return value.isoformat()
-    if item.value_map:
-        inverse = {c: v for v, c in item.value_map.items()}
-        if value not in inverse:
-            raise FieldError(item, f"コード {value} は使えません（{'、'.join(inverse)}）", ProblemKind.CODE, value)
-        return inverse[value]
-    return value
-
-
-def _status(values: Mapping[str, Any], spec: FileSpec, lay: Layout) -> tuple[str, str | None, str | None]:
+def _status(values: Mapping[str, Any], plan: _Plan, lay: Layout) -> tuple[str, str | None, str | None]:
     """(status, removal_kind, removed_on) after checking 住民状態, 消除事由 and 消除日 agree."""
-    status_item, reason_item, date_item = spec.item("status"), spec.item("removal_kind"), spec.item("removed_on")
     status, reason, removed_on = values.get("status"), values.get("removal_kind"), values.get("removed_on")
     rules = lay.history
     if status == rules.resident_status:
-        for item, v in ((reason_item, reason), (date_item, removed_on)):
+        for item, v in ((plan.reason, reason), (plan.removed_on, removed_on)):
             if v is not None:
-                raise FieldError(
-                    item, "住民の記録（除票でない）に消除の項目があります", ProblemKind.INCONSISTENT, str(v)
-                )
+                text = "住民の記録（除票でない）に消除の項目があります"
+                raise FieldError(item, text, ProblemKind.INCONSISTENT, str(v))
         return Status.RESIDENT, None, None
     if reason is None:
-        raise FieldError(reason_item, "除票には消除事由が必要です", ProblemKind.REQUIRED)
+        raise FieldError(plan.reason, "除票には消除事由が必要です", ProblemKind.REQUIRED)
     if removed_on is None:
-        raise FieldError(date_item, "除票には消除日が必要です", ProblemKind.REQUIRED)
+        raise FieldError(plan.removed_on, "除票には消除日が必要です", ProblemKind.REQUIRED)
     kind = kind_for_reason(reason, lay)
     if kind_spec(kind).effect != Effect.REMOVE:
-        raise FieldError(reason_item, f"異動事由 {reason} は消除の事由ではありません", ProblemKind.INCONSISTENT, reason)
+        raise FieldError(plan.reason, f"異動事由 {reason} は消除の事由ではありません", ProblemKind.INCONSISTENT, reason)
     expected = rules.status_by_removal_reason.get(reason, rules.other_removal_status)
     if status != expected:
-        raise FieldError(
-            status_item, f"消除事由 {reason} の住民状態は {expected} です", ProblemKind.INCONSISTENT, str(status)
-        )
+        text = f"消除事由 {reason} の住民状態は {expected} です"
+        raise FieldError(plan.status, text, ProblemKind.INCONSISTENT, str(status))
     return Status.REMOVED, kind, removed_on.isoformat()
 
 
@@ -282,33 +353,29 @@ def values_to_person(values: Mapping[str, Any], *, layout: Layout | None = None)
 
     Raises :class:`FieldError` when items contradict each other.
     """
-    lay = _layout(layout)
-    spec = lay.file(RESIDENT_FILE)
-    person_items = [it for it in spec.items if it.id not in HISTORY_ITEMS and it.id != "atena_no"]
+    lay, plan = _plan(layout)
     if values.get("status") is None:
-        for item in person_items:
+        for item in plan.person_items:
             if values.get(item.id) is not None:
                 raise FieldError(item, "住民状態が空（記録のない行）なのに値があります", ProblemKind.INCONSISTENT)
         return None
-    for required in ("resident_kind", "kana_confirmed"):
-        if values.get(required) is None:
-            raise FieldError(spec.item(required), "記録のある行では必須です", ProblemKind.REQUIRED)
-    status, removal_kind, removed_on = _status(values, spec, lay)
-    fields: dict[str, Any] = {"status": status, "removal_kind": removal_kind, "removed_on": removed_on}
-    for item in person_items:
-        if item.part is None and item.id not in _SPECIAL:
-            fields[item.id] = _from_value(item, values.get(item.id))
-    for field, group in _parts(spec).items():
-        fields[field] = join_jp_date(
-            values.get(group["wareki"].id),
-            values.get(group["seireki"].id),
-            values.get(group["qualifier"].id),
-            group["qualifier"],
-        )
-    fields["atena_no"] = values["atena_no"]
+    for item in plan.required:
+        if values.get(item.id) is None:
+            raise FieldError(item, "記録のある行では必須です", ProblemKind.REQUIRED)
+    status, removal_kind, removed_on = _status(values, plan, lay)
+    fields: dict[str, Any] = {
+        "atena_no": values["atena_no"],
+        "status": status,
+        "removal_kind": removal_kind,
+        "removed_on": removed_on,
+    }
+    for item, _, to_field in plan.plain:
+        fields[item.id] = to_field(item, values.get(item.id))
+    for field, wareki, seireki, qualifier in plan.dates:
+        fields[field] = join_jp_date(values.get(wareki.id), values.get(seireki.id), values.get(qualifier.id), qualifier)
     unknown = set(fields) - _FIELDS
     if unknown:
-        raise FieldError(spec.item(sorted(unknown)[0]), "PersonState にない項目です", ProblemKind.TYPE)
+        raise FieldError(plan.spec.item(sorted(unknown)[0]), "PersonState にない項目です", ProblemKind.TYPE)
     return PersonState(**fields)
 
 
