@@ -28,9 +28,11 @@ from typing import Any, Final
 from moyai.platform.codes import datafiles
 from moyai.platform.codes.tables import code_table
 from moyai.platform.codes.wareki import JpDate, JpDateError, format_wareki
+from moyai.platform.errors import DomainError
 from moyai.residents.domain.model import PersonState, kinds
 
 PACKAGE: Final = "moyai.certificates"
+OFFICIAL_USE_MARK: Final = "公用"  # printed on a certificate requested by a public body (5.7)
 
 
 class CertificateErrorCode(StrEnum):
@@ -43,25 +45,47 @@ class CertificateErrorCode(StrEnum):
     FORM = "form"  # 個人票 of several persons
     MISSING_GLYPH = "missing_glyph"  # a character no font of the certificate has
     PARAMETER = "parameter"  # a 団体 parameter the certificate needs is missing
+    NO_ITEMS = "no_items"  # a 記載事項証明書 with nothing to certify
+    SUPPRESSED = "suppressed"  # refused by 支援措置 or 抑止 (residents.selectors.issuance_check)
+    NOT_ALLOWED = "not_allowed"  # the actor may not issue (permission)
+    NOT_FOUND = "not_found"  # no such certificate in the 交付履歴
+    ALREADY_REVOKED = "already_revoked"
+    KIOSK = "kiosk"  # a コンビニ交付 request refused (token, card, hours)
 
 
-class CertificateError(ValueError):
-    """A certificate that cannot be issued; ``message`` is for staff, in Japanese."""
+class CertificateError(DomainError, ValueError):
+    """A certificate that cannot be issued; ``message`` is for staff, in Japanese (problem+json in the API)."""
 
-    def __init__(self, code: CertificateErrorCode, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
+    code: CertificateErrorCode
+
+    def __init__(self, code: CertificateErrorCode, message: str, *, field: str | None = None,
+                 status: int | None = None) -> None:
+        super().__init__(code, message, field=field, status=status)
 
 
 class CertificateKind(StrEnum):
     RESIDENT_COPY = "resident_copy"  # 住民票の写し
     REMOVED_COPY = "removed_copy"  # 住民票の除票の写し
+    ITEM_CERTIFICATE = "item_certificate"  # 住民票記載事項証明書: only the items asked for
+    REMOVED_ITEM_CERTIFICATE = "removed_item_certificate"  # 住民票の除票記載事項証明書
 
     @property
     def label(self) -> str:
-        return {"resident_copy": "住民票の写し", "removed_copy": "住民票の除票の写し"}[self.value]
+        return _KIND_LABELS[self.value]
+
+    @property
+    def removed(self) -> bool:
+        """Certifies a 除票 (a removed record)."""
+        return self in (CertificateKind.REMOVED_COPY, CertificateKind.REMOVED_ITEM_CERTIFICATE)
+
+    @property
+    def items_only(self) -> bool:
+        """A 記載事項証明書: prints only the items asked for, not the whole record."""
+        return self in (CertificateKind.ITEM_CERTIFICATE, CertificateKind.REMOVED_ITEM_CERTIFICATE)
+
+
+_KIND_LABELS: Final = {"resident_copy": "住民票の写し", "removed_copy": "住民票の除票の写し",
+                       "item_certificate": "住民票記載事項証明書", "removed_item_certificate": "住民票の除票記載事項証明書"}
 
 
 class Form(StrEnum):
@@ -78,6 +102,39 @@ class Requester(StrEnum):
     WIDE_AREA = "wide_area"  # 広域交付 (第12条の4)
     PUBLIC_BODY = "public_body"  # 国又は地方公共団体の機関 (第12条の2)
     THIRD_PARTY = "third_party"  # 本人等以外の者 (第12条の3)
+
+
+class BasicItem(StrEnum):
+    """Items always on a 写し that a 記載事項証明書 prints only when asked for (氏名 is always printed)."""
+
+    FORMER_SURNAME = "former_surname"  # 旧氏
+    BIRTH_DATE = "birth_date"  # 生年月日
+    SEX = "sex"  # 性別
+    ADDRESS = "address"  # 住所（方書）
+    BECAME_RESIDENT = "became_resident"  # 住民となった年月日（外国人住民となった年月日）
+    ADDRESS_SET_ON = "address_set_on"  # 住所を定めた年月日
+    PREVIOUS_ADDRESS = "previous_address"  # 前住所
+    REMOVAL = "removal"  # 消除事由・消除の年月日・転出先 (除票 only)
+
+    @property
+    def label(self) -> str:
+        return _BASIC_LABELS[self.value]
+
+
+_BASIC_LABELS: Final = {"former_surname": "旧氏", "birth_date": "生年月日", "sex": "性別", "address": "住所",
+                        "became_resident": "住民となった年月日", "address_set_on": "住所を定めた年月日",
+                        "previous_address": "前住所", "removal": "消除事由・消除の年月日"}
+
+
+def parse_basic_items(values: Iterable[str]) -> frozenset[BasicItem]:
+    out: set[BasicItem] = set()
+    for v in values:
+        try:
+            out.add(BasicItem(v))
+        except ValueError:
+            raise CertificateError(CertificateErrorCode.UNKNOWN_ITEM, f"証明する事項 {v} は定義されていません",
+                                   field="basic_items") from None
+    return frozenset(out)
 
 
 class OptionalItem(StrEnum):
@@ -400,6 +457,7 @@ class Certificate:
     omitted: tuple[str, ...]  # labels of the optional items left out ("記載を省略した事項")
     certification_text: str  # 認証文 (last page only)
     shown: frozenset[OptionalItem] = field(default_factory=frozenset)
+    official_use: bool = False  # 公用 (5.7): requested by a public body (第12条の2)
 
     @property
     def title(self) -> str:
@@ -427,6 +485,7 @@ class Certificate:
             "head_name": self.head_name,
             "members": [m.as_json() for m in self.members],
             "omitted": list(self.omitted),
+            **({"official_use": True} if self.official_use else {}),
         }
 
     def canonical_bytes(self) -> bytes:
@@ -439,6 +498,7 @@ class Certificate:
     def all_text(self) -> Iterable[tuple[str, bool]]:
         """Every printed string with whether it is set in the names' font (for the glyph check)."""
         yield self.title, False
+        yield OFFICIAL_USE_MARK, False
         yield self.address, False
         if self.head_name:
             yield self.head_name, True
@@ -488,23 +548,30 @@ def removal_label(kind: str | None) -> str:
     return spec.label.split("（")[0] if spec else kind  # 転出（確定） → 転出
 
 
-def member_entries(s: PersonState, shown: frozenset[OptionalItem], kind: CertificateKind) -> Member:
-    """The printed boxes of one person, optional items only when ``shown``."""
+def member_entries(s: PersonState, shown: frozenset[OptionalItem], kind: CertificateKind,
+                   basic: frozenset[BasicItem] | None = None) -> Member:
+    """The printed boxes of one person, optional items only when ``shown``; on a 記載事項証明書
+    (``basic`` given) the always-printed items too only when in ``basic``."""
     foreign = s.resident_kind == "foreign"
     rules = item_rules()
 
     def show(item: OptionalItem) -> bool:
         return item in shown and rules.items[item].applies(s.resident_kind)
 
+    def want(item: BasicItem) -> bool:
+        return basic is None or item in basic
+
     e: list[Entry] = []
     if foreign and s.name_alpha and s.family_name:
         e.append(Entry("アルファベット氏名", s.name_alpha, name=True))
     if foreign and show(OptionalItem.ALIAS) and s.alias:
         e.append(Entry("通称", s.alias, name=True))
-    if s.former_surname:
+    if s.former_surname and want(BasicItem.FORMER_SURNAME):
         e.append(Entry("旧氏", s.former_surname, name=True))
-    e.append(Entry("生年月日", date_text(s.birth_date, western=foreign)))
-    e.append(Entry("性別", _label("sex", s.sex)))
+    if want(BasicItem.BIRTH_DATE):
+        e.append(Entry("生年月日", date_text(s.birth_date, western=foreign)))
+    if want(BasicItem.SEX):
+        e.append(Entry("性別", _label("sex", s.sex)))
     if show(OptionalItem.HEAD_RELATIONSHIP):
         e.append(Entry("続柄", s.relationship or ""))
     if foreign:
@@ -520,11 +587,13 @@ def member_entries(s: PersonState, shown: frozenset[OptionalItem], kind: Certifi
             e.append(Entry("在留期間等の満了の日", date_text(s.stay_expiry, western=True)))
         if show(OptionalItem.RESIDENCE_CARD_NO):
             e.append(Entry("在留カード等番号", s.residence_card_no or ""))
-        e.append(Entry("外国人住民となった年月日", date_text(s.foreign_resident_since or s.became_resident_on)))
-    else:
+        if want(BasicItem.BECAME_RESIDENT):
+            e.append(Entry("外国人住民となった年月日", date_text(s.foreign_resident_since or s.became_resident_on)))
+    elif want(BasicItem.BECAME_RESIDENT):
         e.append(Entry("住民となった年月日", date_text(s.became_resident_on)))
-    e.append(Entry("住所を定めた年月日", date_text(s.address_set_on)))
-    if s.previous_address:
+    if want(BasicItem.ADDRESS_SET_ON):
+        e.append(Entry("住所を定めた年月日", date_text(s.address_set_on)))
+    if s.previous_address and want(BasicItem.PREVIOUS_ADDRESS):
         e.append(Entry("前住所", s.previous_address))
     if show(OptionalItem.HONSEKI):
         e.append(Entry("本籍", s.honseki or ""))
@@ -533,7 +602,7 @@ def member_entries(s: PersonState, shown: frozenset[OptionalItem], kind: Certifi
         e.append(Entry("個人番号", s.individual_number or ""))
     if show(OptionalItem.RESIDENT_CODE):
         e.append(Entry("住民票コード", s.resident_code or ""))
-    if kind == CertificateKind.REMOVED_COPY:
+    if kind.removed and want(BasicItem.REMOVAL):
         e.append(Entry("消除事由", removal_label(s.removal_kind)))
         e.append(Entry("消除の年月日", date_text(s.removed_on)))
         if s.next_address:
@@ -563,6 +632,7 @@ class Selection:
     requester: Requester
     items: frozenset[OptionalItem] = frozenset()
     purpose: str = ""
+    basic: frozenset[BasicItem] = frozenset()  # 記載事項証明書: the always-printed items asked for
 
 
 def compose(selection: Selection, *, persons: Sequence[PersonState], household: Sequence[PersonState],
@@ -578,11 +648,20 @@ def compose(selection: Selection, *, persons: Sequence[PersonState], household: 
     if "|" in serial or not serial.isascii():
         raise ValueError("serial must be ASCII without '|'")
     shown = shown_items(selection.requester, selection.items, selection.purpose)
-    want_removed = selection.kind == CertificateKind.REMOVED_COPY
+    want_removed = selection.kind.removed
+    basic: frozenset[BasicItem] | None = None
+    if selection.kind.items_only:
+        basic = selection.basic - ({BasicItem.REMOVAL} if not want_removed else set())
+        if not basic and not shown:
+            raise CertificateError(CertificateErrorCode.NO_ITEMS, "証明する事項を1つ以上選んでください",
+                                   field="basic_items")
+    elif selection.basic:
+        raise CertificateError(CertificateErrorCode.FORM, "証明する事項の選択は記載事項証明書でのみ指定できます",
+                               field="basic_items")
     for p in persons:
         if p.is_resident == want_removed:
-            msg = ("除票の写しは消除された記録についてのみ発行できます" if want_removed
-                   else f"{p.display_name} さんの住民票は消除されています（除票の写しを選んでください）")
+            msg = (f"{selection.kind.label}は消除された記録についてのみ発行できます" if want_removed
+                   else f"{p.display_name} さんの住民票は消除されています（除票の写し等を選んでください）")
             raise CertificateError(CertificateErrorCode.WRONG_STATUS, msg, field="kind")
     if selection.form == Form.INDIVIDUAL and len(persons) != 1:
         raise CertificateError(CertificateErrorCode.FORM, "個人票は1人ずつ発行します", field="form")
@@ -605,12 +684,13 @@ def compose(selection: Selection, *, persons: Sequence[PersonState], household: 
         issued_at=issued_at,
         issuer=issuer,
         issue_number=issue_number,
-        address=full_address(ordered[0]),
+        address=full_address(ordered[0]) if basic is None or BasicItem.ADDRESS in basic else "",
         head_name=head_name,
-        members=tuple(member_entries(p, shown, selection.kind) for p in ordered),
-        omitted=omitted_labels(shown, (p.resident_kind for p in ordered)),
+        members=tuple(member_entries(p, shown, selection.kind, basic) for p in ordered),
+        omitted=() if basic is not None else omitted_labels(shown, (p.resident_kind for p in ordered)),
         certification_text=issuer.certification_text(selection.kind, selection.form, whole),
         shown=shown,
+        official_use=selection.requester == Requester.PUBLIC_BODY,
     )
 
 

@@ -33,7 +33,7 @@ from weasyprint.text.fonts import FontConfiguration
 from moyai.platform.codes.wareki import format_wareki
 
 from . import fonts
-from .domain import Certificate, Entry, Member
+from .domain import OFFICIAL_USE_MARK, Certificate, Entry, Member
 
 ATTACHMENT_NAME: Final = "certificate.json"
 
@@ -71,17 +71,22 @@ table.sign td.seal { width: 26mm; }
 table.seal { width: 22mm; height: 22mm; border: 0.7mm solid #000; table-layout: fixed; }
 table.seal td { border: none; padding: 0; text-align: center; font-size: 14pt; line-height: 1; }
 p.serial { font-size: 7pt; margin: 2mm 0 0 0; }
+p.official { float: right; margin: 0; border: 0.5mm solid #000; padding: 0.5mm 3mm; font-size: 12pt; }
+div.watermark { position: fixed; top: 110mm; left: 0; width: 182mm; text-align: center; font-size: 72pt;
+                color: #999; opacity: 0.35; transform: rotate(-30deg); }
 """
 
 _PAGE: Final = Template("""<!DOCTYPE html>
 <html lang="ja"><head><meta charset="utf-8"><title>$title</title>
 <meta name="author" content="$issuer_title"><meta name="keywords" content="$payload"></head>
 <body>
+$official
 <h1>$title</h1>
 <p class="form">（$form）</p>
 $asof
+$watermark
 <table class="household">
-<tr><th>住所</th><td class="fit" style="font-size:${address_pt}pt">$address</td></tr>
+$address_row
 $head
 </table>
 $members
@@ -169,7 +174,8 @@ class Renderer:
         self.stylesheet = CSS(string=fonts.font_face_css() + _STYLE, font_config=self.font_config)
         self._lock = threading.Lock()  # FontConfiguration is not documented as thread-safe
 
-    def html(self, cert: Certificate, qr_payload: str, alerts: list[str] | None = None) -> str:
+    def html(self, cert: Certificate, qr_payload: str, alerts: list[str] | None = None, *,
+             watermark: str = "") -> str:
         alerts = alerts if alerts is not None else []
         address_pt, over = fit(cert.address, _FULL_MM, 11.0)
         if over:
@@ -188,8 +194,10 @@ class Renderer:
             title=_e(cert.title),
             form=_e(cert.form.label),
             asof=asof,
-            address=_e(cert.address),
-            address_pt=f"{address_pt:g}",
+            watermark=f'<div class="watermark">{_e(watermark)}</div>' if watermark else "",
+            official=f'<p class="official">{_e(OFFICIAL_USE_MARK)}</p>' if cert.official_use else "",
+            address_row=(f'<tr><th>住所</th><td class="fit" style="font-size:{address_pt:g}pt">{_e(cert.address)}</td></tr>'
+                         if cert.address else ""),
             head=head,
             members=members,
             omitted=omitted,
@@ -242,12 +250,14 @@ class Renderer:
         return ("@page { @bottom-left { content: " + _css_string("発行番号 " + cert.issue_number.text() + " ")
                 + ' counter(page) "/" counter(pages); } }')
 
-    def render(self, cert: Certificate, qr_payload: str, *, check: bool = True) -> Rendered:
-        """The PDF (unsigned). Raises :class:`.domain.CertificateError` on a character no font has."""
+    def render(self, cert: Certificate, qr_payload: str, *, check: bool = True, watermark: str = "") -> Rendered:
+        """The PDF (unsigned). Raises :class:`.domain.CertificateError` on a character no font has.
+
+        ``watermark`` (e.g. 「見本」) is printed across every page: a preview is never a certificate."""
         if check:
-            fonts.check_glyphs(cert.all_text())
+            fonts.check_glyphs([*cert.all_text(), (watermark, False)])
         alerts: list[str] = []
-        page = self.html(cert, qr_payload, alerts)
+        page = self.html(cert, qr_payload, alerts, watermark=watermark)
         attachment = Attachment(string=cert.canonical_bytes().decode(), name=ATTACHMENT_NAME,
                                 description="証明した内容（検証用）")
         page_css = CSS(string=self.page_css(cert))

@@ -72,9 +72,12 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    if not text or not all(c.isalnum() or c in "-_" for c in text):
+    if not text or not all(c.isascii() and (c.isalnum() or c in "-_") for c in text) or len(text) % 4 == 1:
         raise VerificationError("QRコードの内容が正しくありません")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(raw) != text:  # unused low bits set: another spelling of the same bytes
+        raise VerificationError("QRコードの内容が正しくありません")
+    return raw
 
 
 def key_id(public_key: ec.EllipticCurvePublicKey) -> str:

@@ -1,0 +1,187 @@
+"""Benchmark of certificate issuance (住民票の写し) at demo scale.
+
+Builds the demo (``moyai.demo.build``) in its own database — ``var/bench/certificates.sqlite3`` or
+the PostgreSQL database ``moyai_bench_cert`` — with a throw-away signing key, then, single process:
+
+- issues ``--samples`` signed 住民票の写し (世帯連記式, whole household, random residents of 周南市)
+  through ``certificates.services.issue_at_counter``: registry read as of today, 発行番号 from the
+  counter, render, QR payload, PAdES signature, 交付履歴 and access log — certificates per second
+  and p50/p95 per certificate;
+- in the same run, renders the same certificates unsigned (``Renderer.render``, glyph check
+  included) as the baseline, and prints the ratio.
+
+    .venv/bin/python bench/certificates.py                          # SQLite, full scale
+    .venv/bin/python bench/certificates.py --scale 0.05 --samples 50
+    .venv/bin/python bench/certificates.py --backend postgresql --reuse
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "var" / "bench"
+PG_DB = "moyai_bench_cert"
+TENANT = "352152"
+
+
+def percentile(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    k = max(0, min(len(xs) - 1, round(p / 100 * (len(xs) - 1))))
+    return xs[k]
+
+
+def setup(backend: str, scale: float, reuse: bool) -> float:
+    """Point Django at the bench database, build the demo unless reused; returns the build seconds."""
+    os.environ["DJANGO_SETTINGS_MODULE"] = "moyai.settings"
+    os.environ["MOYAI_DB"] = backend
+    os.environ["MOYAI_DB_AS_OWNER"] = "1"
+    marker = OUT / f"certificates-{backend}.built"
+    fresh = not (reuse and marker.exists() and marker.read_text() == str(scale))
+    if backend == "sqlite":
+        db = OUT / "certificates.sqlite3"
+        if fresh:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{db}{suffix}").unlink(missing_ok=True)
+        os.environ["MOYAI_SQLITE_PATH"] = str(db)
+    else:
+        import psycopg
+
+        from moyai.platform.tenancy.pgroles import ensure_roles, superuser_dsn
+
+        ensure_roles()
+        if fresh:
+            with psycopg.connect(superuser_dsn(), autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {PG_DB}")
+                conn.execute(f"CREATE DATABASE {PG_DB} OWNER moyai_owner")
+        os.environ["MOYAI_PG_NAME"] = PG_DB
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+    from rich.console import Console
+
+    from moyai import demo
+
+    t0 = time.perf_counter()
+    call_command("migrate", verbosity=0)
+    if fresh:
+        demo.build(scale=scale, seed=1, console=Console(quiet=True))
+        marker.write_text(str(scale))
+    build_s = time.perf_counter() - t0
+    if backend == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("ANALYZE")
+        connection.close()
+        settings.DATABASES["default"]["OPTIONS"]["options"] = f"-c role={settings.PG_APP_ROLE}"
+    return build_s
+
+
+def child(backend: str, scale: float, samples: int, reuse: bool) -> dict[str, object]:
+    build_s = setup(backend, scale, reuse)
+    import datetime as dt
+
+    from moyai.certificates import services as certs
+    from moyai.certificates import signing
+    from moyai.certificates.render import renderer
+    from moyai.platform.identity.roles import permissions_of
+    from moyai.platform.identity.services import Principal
+    from moyai.platform.tenancy.scope import tenant_scope
+    from moyai.platform.tenancy.services import set_parameter
+    from moyai.residents.models import Resident
+
+    keys = tempfile.mkdtemp(prefix="moyai-bench-keys-")
+    store = signing.FileIdentityStore(keys)
+    ca_key, ca = signing.make_test_ca()
+    store.save(signing.issue_identity(TENANT, "周南市", ca_key, ca))
+    os.environ["MOYAI_CERT_KEY_DIR"] = keys
+    actor = Principal("staff", "bench", TENANT, frozenset({"clerk"}), permissions_of(frozenset({"clerk"})))
+    with tenant_scope(TENANT):
+        set_parameter("issuer_name", "周南　太郎", dt.date(2020, 4, 1), "bench")
+        people = list(Resident.objects.filter(status="resident").values_list("atena_no", flat=True))
+        n_residents = len(people)
+    rng = random.Random(7)
+    chosen = rng.sample(people, min(samples, len(people)))
+
+    # warm-up: the first render loads the font maps and the signer
+    certs.issue_at_counter(actor, certs.CertificateRequest(atena_no=chosen[0], terminal="本庁1"))
+
+    issued: list[certs.IssuedCertificate] = []
+    signed_ms: list[float] = []
+    t_all = time.perf_counter()
+    for atena in chosen:
+        t = time.perf_counter()
+        issued.append(certs.issue_at_counter(actor, certs.CertificateRequest(atena_no=atena, terminal="本庁1")))
+        signed_ms.append((time.perf_counter() - t) * 1000)
+    total_s = time.perf_counter() - t_all
+
+    r = renderer()
+    unsigned_ms: list[float] = []
+    for one in issued:
+        t = time.perf_counter()
+        r.render(one.certificate, one.payload)
+        unsigned_ms.append((time.perf_counter() - t) * 1000)
+
+    ok = sum(1 for one in issued[:5] if signing.verify_pdf(one.pdf, [ca]).genuine)
+    members = [len(one.certificate.members) for one in issued]
+    pages = [one.pages for one in issued]
+
+    def stats(xs: list[float]) -> dict[str, float]:
+        return {"p50_ms": round(statistics.median(xs), 1), "p95_ms": round(percentile(xs, 95), 1),
+                "max_ms": round(max(xs), 1)}
+
+    return {
+        "backend": backend, "scale": scale, "residents_in_tenant": n_residents, "samples": len(issued),
+        "build_s": round(build_s, 1), "certificates_per_s": round(len(issued) / total_s, 2),
+        "signed": stats(signed_ms), "unsigned_render": stats(unsigned_ms),
+        "ratio_p50": round(statistics.median(signed_ms) / statistics.median(unsigned_ms), 2),
+        "ratio_p95": round(percentile(signed_ms, 95) / percentile(unsigned_ms, 95), 2),
+        "members_mean": round(statistics.mean(members), 2), "members_max": max(members), "pages_max": max(pages),
+        "verified_of_first_5": ok, "loadavg": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(), "cpus": os.cpu_count(),
+    }
+
+
+def report(r: dict[str, object]) -> str:
+    s, u = r["signed"], r["unsigned_render"]
+    assert isinstance(s, dict) and isinstance(u, dict)
+    return "\n".join([
+        f"証明書ベンチマーク ({r['backend']}, scale {r['scale']}, 周南市 {r['residents_in_tenant']:,} 人, "
+        f"{r['samples']} 件, 世帯員 平均 {r['members_mean']} / 最大 {r['members_max']}, 最大 {r['pages_max']} 頁)",
+        f"  demo build / migrate: {r['build_s']} s",
+        f"  signed issuance (issue_at_counter): {r['certificates_per_s']} certificates/s, "
+        f"p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, max {s['max_ms']} ms",
+        f"  unsigned render of the same PDFs:   p50 {u['p50_ms']} ms, p95 {u['p95_ms']} ms",
+        f"  ratio signed/unsigned: p50 {r['ratio_p50']}x, p95 {r['ratio_p95']}x  (target p95 < 300 ms: "
+        f"{'met' if s['p95_ms'] < 300 else 'NOT met'})",
+        f"  verified (first 5): {r['verified_of_first_5']}/5; load average {r['loadavg']} on {r['cpus']} CPUs",
+    ])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--samples", type=int, default=200)
+    ap.add_argument("--reuse", action="store_true", help="reuse the demo database built at the same scale")
+    args = ap.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    sys.path.insert(0, str(ROOT / "src"))
+    result = child(args.backend, args.scale, args.samples, args.reuse)
+    (OUT / f"certificates-{args.backend}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    print(report(result))
+
+
+if __name__ == "__main__":
+    main()
