@@ -140,6 +140,14 @@ def test_canonical_json_round_trips(value: Any) -> None:
     assert canonical.is_canonical(encoded)
 
 
+@given(json_values)
+@settings(max_examples=300)
+def test_the_fast_encoder_writes_the_same_bytes_as_the_element_by_element_one(value: Any) -> None:
+    out: list[str] = []
+    canonical._encode(value, out)
+    assert canonical.dumps(value) == "".join(out).encode("utf-8")
+
+
 @given(st.dictionaries(text, json_values, max_size=8), st.randoms(use_true_random=False))
 def test_canonical_json_ignores_insertion_order(value: dict[str, Any], rnd: Any) -> None:
     items = list(value.items())

@@ -7,7 +7,8 @@
 - :mod:`.service`, :mod:`.rest`, :mod:`.registry` — the exchange service, the REST/JSON adapter and
   the read model over the 住民記録
 - :mod:`.disclosure` — 情報提供等記録 for one resident
+- :mod:`.server` — the gateway as its own ASGI service (psycopg async pool, group-commit log),
+  mutual TLS with a test CA, routing between the two data centres (``moyai gateway serve``)
 
-Not built yet: the ASGI service on the async pool, mTLS, SOAP and file adapters, two data
-centres (see ``docs/exchange.md``).
+See ``docs/exchange.md`` for what is built.
 """

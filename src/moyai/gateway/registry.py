@@ -73,10 +73,11 @@ class ResidentsReadModel:
         not_held = sorted(items - held)
         if not held:
             return {}, not_held
-        try:
-            view = selectors.resident_view(actor, atena_no, as_of=on, purpose=purpose)
-        except RegistryError:
+        found = selectors.exchange_records(actor, [atena_no], on=on, purpose=purpose,
+                                           with_history=RESIDENT_RECORD + "move_history" in held)
+        if atena_no not in found:
             return {}, sorted(items)
+        view = found[atena_no]
         s = view.record
         values: dict[str, Any] = {}
         for item in sorted(held):
@@ -93,12 +94,11 @@ class ResidentsReadModel:
                 values[item] = {"relationship": s.relationship, "members": [
                     {"relationship": m.relationship, **_name(m), "birth_date": _jsonable(m.birth_date)}
                     for m in view.household]}
-            elif name == "move_history":
-                rows = selectors.history(actor, atena_no, purpose=purpose)
+            elif name == "move_history" and view.history is not None:
                 values[item] = [{"kind": r.kind, "reason_code": r.reason_code,
                                  "effective_date": r.effective_date.isoformat(),
                                  "notified_date": r.notified_date.isoformat() if r.notified_date else None,
-                                 "cancelled": r.cancelled} for r in rows]
+                                 "cancelled": r.cancelled} for r in view.history]
             else:
                 not_held.append(item)
         return values, sorted(not_held)

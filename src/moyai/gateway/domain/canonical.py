@@ -87,8 +87,39 @@ def _check_text(text: str) -> None:
         raise CanonicalJSONError("文字列に対になっていないサロゲートが含まれています") from exc
 
 
+def _plain(value: object) -> bool:
+    """Whether ``json.dumps(sort_keys=True)`` writes the canonical form of ``value``: only dicts,
+    lists, tuples, str, bool, None and safe ints, and no key outside the BMP (where a code point
+    sort and RFC 8785's UTF-16 sort could differ). Strings are escaped by ``json.dumps`` in both
+    paths. Anything else takes the element-by-element encoder, which also names what is wrong."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is str or t is bool or v is None:
+            continue
+        if t is int:
+            if not -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER:  # type: ignore[operator]
+                return False
+        elif t is dict:
+            for k, x in v.items():  # type: ignore[attr-defined]
+                if type(k) is not str or (not k.isascii() and max(k) > "\uffff"):
+                    return False
+                stack.append(x)
+        elif t is list or t is tuple:
+            stack.extend(v)  # type: ignore[arg-type]
+        else:
+            return False
+    return True
+
+
 def dumps(value: object) -> bytes:
     """The canonical UTF-8 bytes of ``value`` (:class:`CanonicalJSONError` when it has none)."""
+    if _plain(value):
+        try:
+            return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+        except UnicodeEncodeError:
+            pass  # a lone surrogate: the encoder below names it
     out: list[str] = []
     _encode(value, out)
     return "".join(out).encode("utf-8")

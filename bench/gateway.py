@@ -1,0 +1,234 @@
+"""Benchmark of the linkage gateway as a service: exchanges per second and latency, full path vs bare.
+
+One gateway (data centre a) runs as ``moyai gateway serve`` in its own process (uvicorn, one
+worker, TLS 1.3 with client certificates) on its own database, seeded with residents and their
+符号. Load generators run in other processes: ``--concurrency`` keep-alive connections in total,
+each sending one request after another for ``--seconds``. Two phases in the same run, same
+server, same TLS set-up:
+
+- **bare**: ``GET /health`` — a fixed body from the same ASGI app (TLS, HTTP, ASGI only);
+- **full**: ``POST /exchange`` — mTLS, JWS verify (Ed25519), certificate ↔ signer check, time
+  window, nonce (database), legal basis, 符号 resolution and issuance (database), registry read
+  (residents' selectors with the access log), response signed (Ed25519), log entry committed
+  (group commit) before the reply; the client signs each request and checks each reply's status.
+
+Afterwards the log is counted (every reply has exactly one entry) and verified. Because the
+machine is shared, the server process's own CPU time per request (``/proc``) is printed too:
+it is what one core can do, whatever else the machine was doing.
+
+    MOYAI_DB=postgresql .venv/bin/python bench/gateway.py                # the figures in docs/performance.md
+    .venv/bin/python bench/gateway.py --seconds 5 --concurrency 16       # SQLite, a short run
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import random
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), whatever else runs on the machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    if not xs:
+        return float("nan")
+    k = max(0, min(len(xs) - 1, round(p / 100 * (len(xs) - 1))))
+    return xs[k]
+
+
+# -- load generator (a separate process) -------------------------------------------------------------
+
+async def _connection(url: str, context: ssl.SSLContext) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    host, port = url.removeprefix("https://").rsplit(":", 1)
+    return await asyncio.open_connection(host, int(port), ssl=context, server_hostname=host)
+
+
+async def _roundtrip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> tuple[int, bytes]:
+    """One HTTP/1.1 exchange on a kept-alive connection (a minimal client: httpx itself manages only a
+    few hundred requests per second per process here, which would measure the client, not the gateway)."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    return status, await reader.readexactly(length)
+
+
+async def _load(url: str, pki_dir: str, path: str, seconds: float, concurrency: int, subjects: list[str],
+                org: str, provider: str) -> dict[str, Any]:
+    from moyai.gateway.domain import jws
+    from moyai.gateway.domain.log import format_time
+    from moyai.gateway.domain.message import ExchangeRequest, new_message_id, new_nonce
+    from moyai.gateway.server.client import tls_context
+    from moyai.gateway.server.pki import Pki
+
+    pki = Pki(pki_dir)
+    context = tls_context(pki, org)
+    signer = pki.party(org).signer()
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    stop = time.perf_counter() + seconds
+
+    expected = 403 if path == "/exchange?refused" else 200
+    items = ("public_assistance",) if path == "/exchange?refused" else ("resident_record.name",
+                                                                         "resident_record.address")
+
+    def message(rnd: random.Random) -> bytes:
+        if path == "/health":
+            return b"GET /health HTTP/1.1\r\nHost: gateway\r\n\r\n"
+        request = ExchangeRequest(message_id=new_message_id(), requester=org, provider=provider, affair="HI-01",
+                                  items=items,
+                                  subject=rnd.choice(subjects), nonce=new_nonce(),
+                                  timestamp=format_time(dt.datetime.now(dt.UTC)))
+        body = jws.sign(request.to_bytes(), signer, org)
+        return (b"POST /exchange HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/jose\r\n"
+                b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+    async def worker(i: int) -> None:
+        rnd = random.Random(i)
+        reader, writer = await _connection(url, context)  # one TLS handshake per connection
+        try:
+            while time.perf_counter() < stop:
+                t0 = time.perf_counter()
+                try:
+                    status, _ = await _roundtrip(reader, writer, message(rnd))
+                except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                    errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                    writer.close()
+                    reader, writer = await _connection(url, context)
+                    continue
+                if status == expected:
+                    latencies.append(time.perf_counter() - t0)
+                else:
+                    errors[str(status)] = errors.get(str(status), 0) + 1
+        finally:
+            writer.close()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    return {"ok": len(latencies), "elapsed": time.perf_counter() - t0, "latencies": latencies, "errors": errors}
+
+
+def load_main(args: argparse.Namespace) -> None:
+    result = asyncio.run(_load(args.url, args.pki, args.path, args.seconds, args.concurrency,
+                               json.loads(args.subjects), args.org, args.provider))
+    print(json.dumps(result))
+
+
+def run_phase(url: str, pki_dir: str, path: str, seconds: float, concurrency: int, procs: int,
+              subjects: list[str], org: str, provider: str) -> dict[str, Any]:
+    per = max(1, concurrency // procs)
+    cmd = [sys.executable, __file__, "--load", "--url", url, "--pki", pki_dir, "--path", path,
+           "--seconds", str(seconds), "--concurrency", str(per), "--subjects", json.dumps(subjects),
+           "--org", org, "--provider", provider]
+    children = [subprocess.Popen(cmd, stdout=subprocess.PIPE, cwd=ROOT) for _ in range(procs)]
+    results = [json.loads(c.communicate()[0]) for c in children]
+    latencies = [x for r in results for x in r["latencies"]]
+    errors: dict[str, int] = {}
+    for r in results:
+        for k, v in r["errors"].items():
+            errors[k] = errors.get(k, 0) + v
+    elapsed = max(r["elapsed"] for r in results)
+    return {"ok": len(latencies), "per_second": len(latencies) / elapsed, "p50_ms": percentile(latencies, 50) * 1000,
+            "p99_ms": percentile(latencies, 99) * 1000, "errors": errors}
+
+
+# -- driver -------------------------------------------------------------------------------------------
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--url")
+    parser.add_argument("--pki")
+    parser.add_argument("--path")
+    parser.add_argument("--subjects")
+    parser.add_argument("--org", default="kenpo-midori")
+    parser.add_argument("--provider", default="352152")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--concurrency", type=int, default=48)
+    parser.add_argument("--procs", type=int, default=1, help="load-generator processes")
+    parser.add_argument("--residents", type=int, default=20)
+    parser.add_argument("--registry-threads", type=int, default=8)
+    args = parser.parse_args()
+    if args.load:
+        load_main(args)
+        return
+    os.environ.setdefault("MOYAI_PG_TEST_NAME", "bench_moyai_gateway")
+    from moyai.gateway.server.pki import init_pki
+    from tests.gateway.server_kit import PG, DataCentre
+
+    backend = "postgresql" if PG else "sqlite"
+    with tempfile.TemporaryDirectory(prefix="moyai-bench-gw-") as tmp:
+        work = Path(tmp)
+        pki = init_pki(work / "pki")
+        dc = DataCentre("a", pki, work, batch_size=256,
+                        serve_args=("--registry-threads", str(args.registry_threads)))
+        dc.peer_port = dc.port + 1  # no data centre b in this run
+        t0 = time.perf_counter()
+        dc.create_database(args.residents)
+        print(f"backend {backend}: database seeded with {args.residents} residents in {time.perf_counter() - t0:.1f} s")
+        subjects = [r["codes"]["kenpo-midori"] for r in dc.residents]
+        dc.start()
+        results: dict[str, dict[str, Any]] = {}
+        logged: dict[str, int] = {}
+        try:
+            for path in PHASES:
+                run_phase(dc.url, str(pki.dir), path, args.warmup, args.concurrency, args.procs, subjects,
+                          args.org, args.provider)
+                before = len(dc.entries())
+                assert dc.process is not None
+                cpu0 = cpu_seconds(dc.process.pid)
+                results[path] = run_phase(dc.url, str(pki.dir), path, args.seconds, args.concurrency, args.procs,
+                                          subjects, args.org, args.provider)
+                results[path]["cpu_ms"] = (cpu_seconds(dc.process.pid) - cpu0) * 1000 / max(1, results[path]["ok"])
+                logged[path] = len(dc.entries()) - before
+        finally:
+            dc.stop()
+        status, message = dc.verify_log()
+        dc.drop_database()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores shared by the server, the load generator(s) "
+          f"and other work (load average at the end: {os.getloadavg()[0]:.1f})")
+    print(f"concurrency {args.concurrency} keep-alive mTLS connections in {args.procs} load process(es), "
+          f"{args.seconds:.0f} s per phase after {args.warmup:.0f} s of warm-up")
+    bare = results["/health"]["per_second"]
+    for path, name in PHASES.items():
+        r = results[path]
+        print(f"  {name:44s} {r['per_second']:7.0f} /s  p50 {r['p50_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms  "
+              f"bare/this {bare / r['per_second']:5.1f}x  server CPU {r['cpu_ms']:5.2f} ms/req "
+              f"(= {1000 / r['cpu_ms']:5.0f}/s per core)  errors {r['errors'] or 0}")
+    for path in ("/exchange", "/exchange?refused"):
+        print(f"  {PHASES[path]}: {logged[path]} log entries for {results[path]['ok']} replies")
+    print(f"  verify-log: {'ok' if status == 0 else 'FAILED'} — {message}")
+
+
+PHASES = {
+    "/health": "bare: GET /health (TLS + HTTP + ASGI)",
+    "/exchange?refused": "gateway path, refused at the legal basis",
+    "/exchange": "full path: provided (符号 + registry read)",
+}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,337 @@
+"""The exchange service of the ASGI gateway: the synchronous service's steps, awaited, plus routing.
+
+Same order and same outcomes as :class:`moyai.gateway.service.ExchangeService` (authenticate →
+sender = signer → time window → nonce → organisations → legal basis → 符号 → registry read →
+sign → durable log → reply), with two additions that only exist once the gateway is a network
+service:
+
+- **The client certificate.** The TLS client certificate's subject (CN) must be the
+  organisation whose key signed the message, or the other data centre's gateway relaying it;
+  otherwise the message is refused (``certificate_mismatch``, 401) and logged.
+- **Routing between data centres.** A request for a provider attached to the other data centre
+  is checked here (signature, time, nonce, legal basis) and forwarded, as received, to that
+  data centre's gateway over mutual TLS (:class:`Forwarder`, a keep-alive pool). The far
+  gateway checks and answers it and logs it in its own log; this gateway logs a ``forward``
+  entry with the far side's outcome and the digest of its reply, and relays the reply
+  unchanged. When the far side cannot be reached, the requester gets 503 with
+  ``Retry-After`` and an RFC 9457 problem (``peer_unavailable``, in Japanese), and this log
+  records the forward with outcome ``unavailable`` — never ``provided``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import ssl
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import httpx
+
+from ..domain import jws
+from ..domain.codes import CodeError, is_code
+from ..domain.legal_basis import Decision, LegalBasisTable, legal_basis_table
+from ..domain.log import Outcome, body_digest, format_time, parse_time
+from ..domain.message import ExchangeRequest, ExchangeResponse, MessageError, new_message_id, new_nonce
+from ..domain.organisations import Directory, Organisation, directory
+from ..domain.signing import Ed25519Signer
+from ..registry import gateway_actor
+from ..rest import CONTENT_TYPE, _claimed
+from ..service import DEFAULT_WINDOW, HTTP_STATUS, JST, UNKNOWN, Claimed, RefusalCode
+from ..store import LogUnavailable
+from .ports import CodePort, LogPort, NoncePort, RegistryPort
+
+__all__ = [
+    "CERTIFICATE_MISMATCH",
+    "PROBLEM_CONTENT_TYPE",
+    "RETRY_AFTER_SECONDS",
+    "Forwarder",
+    "GatewayService",
+    "HttpReply",
+    "PeerUnavailable",
+]
+
+log = logging.getLogger(__name__)
+
+CERTIFICATE_MISMATCH: Final = "certificate_mismatch"
+PEER_UNAVAILABLE: Final = "peer_unavailable"
+PEER_FAILED: Final = "peer_failed"
+FORWARD: Final = "forward"  # log-entry kind of a request relayed to the other data centre
+PROBLEM_CONTENT_TYPE: Final = "application/problem+json"
+RETRY_AFTER_SECONDS: Final = 5
+_STATUS: Final = {**HTTP_STATUS, CERTIFICATE_MISMATCH: 401}
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class HttpReply:
+    """What goes back on the wire (only ever after its log entry is durable, or carrying no data)."""
+
+    status: int
+    body: bytes
+    content_type: str
+    log_seq: int | None
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+class PeerUnavailable(Exception):
+    """The other data centre's gateway did not answer (connection refused, timeout …): retryable."""
+
+
+class PeerFailed(Exception):
+    """It answered, but not with a reply signed by that gateway to this request."""
+
+
+@dataclass(frozen=True)
+class Forwarded:
+    status: int
+    body: bytes
+    response: ExchangeResponse
+
+
+class Forwarder:
+    """Relays a request to the other data centre's gateway over mutual TLS, on a keep-alive pool."""
+
+    def __init__(self, routes: Mapping[str, str], *, ca_file: str, cert_file: str, key_file: str,
+                 gateway_keys: jws.PeerKeys, timeout: float = 5.0, max_connections: int = 64) -> None:
+        self.routes = {dc: url.rstrip("/") for dc, url in routes.items()}
+        context = ssl.create_default_context(cafile=ca_file)
+        context.load_cert_chain(cert_file, key_file)
+        self.gateway_keys = gateway_keys
+        self.client = httpx.AsyncClient(
+            verify=context, timeout=httpx.Timeout(timeout, connect=min(2.0, timeout)),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections))
+
+    def serves(self, dc: str) -> bool:
+        return dc in self.routes
+
+    async def forward(self, dc: str, body: bytes, request: ExchangeRequest) -> Forwarded:
+        try:
+            r = await self.client.post(f"{self.routes[dc]}/exchange", content=body,
+                                       headers={"content-type": CONTENT_TYPE})
+        except httpx.HTTPError as exc:
+            raise PeerUnavailable(type(exc).__name__) from exc
+        try:
+            verified = jws.verify(r.content, self.gateway_keys)
+            response = ExchangeResponse.from_bytes(verified.payload)
+        except (jws.JwsError, MessageError) as exc:
+            if r.status_code >= 500:
+                raise PeerUnavailable(f"HTTP {r.status_code}") from exc
+            raise PeerFailed(f"署名を検証できない応答（HTTP {r.status_code}）") from exc
+        if verified.org_id != f"gateway-{dc}" or response.in_reply_to != request.message_id:
+            raise PeerFailed("この照会への応答ではありません")
+        return Forwarded(r.status_code, r.content, response)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def _problem(status: int, code: str, title: str, detail: str, **extra: Any) -> bytes:
+    """An RFC 9457 problem document (Japanese title and detail)."""
+    doc = {"type": f"urn:moyai:gateway:{code}", "title": title, "status": status, "detail": detail, "code": code,
+           **extra}
+    return json.dumps(doc, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
+@dataclass
+class GatewayService:
+    """One data centre's gateway on asynchronous ports (:mod:`.ports`)."""
+
+    data_centre: str
+    nonces: NoncePort
+    codes: CodePort
+    registry: RegistryPort
+    log: LogPort
+    peers: jws.PeerKeys
+    signer: Ed25519Signer
+    gateway_id: str
+    forwarder: Forwarder | None = None
+    #: certificate subjects of the gateways allowed to relay other organisations' messages
+    relays: frozenset[str] = frozenset({"gateway-a", "gateway-b"})
+    window: dt.timedelta = DEFAULT_WINDOW
+    clock: Any = _utcnow
+    directory: Directory = field(default_factory=directory)
+    table: LegalBasisTable = field(default_factory=legal_basis_table)
+
+    def encode(self, response: ExchangeResponse) -> bytes:
+        return jws.sign(response.to_bytes(), self.signer, self.gateway_id)
+
+    # -- the REST/JWS entry point -----------------------------------------------------------------
+
+    async def exchange(self, body: bytes, client_subject: str | None) -> HttpReply:
+        """``POST /exchange``: a compact JWS in, a compact JWS (or a problem) out."""
+        try:
+            verified = jws.verify(body, self.peers)
+        except jws.JwsError as exc:
+            return await self.refuse_unauthenticated(body, _claimed(jws.unverified_payload(body)),
+                                                     RefusalCode.FORGED, exc.reason_ja)
+        claimed = _claimed(verified.payload)
+        if client_subject is None or (client_subject != verified.org_id and client_subject not in self.relays):
+            log.warning("クライアント証明書 %s と署名者 %s が一致しません", client_subject, verified.org_id)
+            return await self.refuse_unauthenticated(
+                body, Claimed(verified.org_id, claimed.provider, claimed.affair, claimed.items, claimed.message_id),
+                CERTIFICATE_MISMATCH,
+                f"クライアント証明書の主体（{client_subject or 'なし'}）が署名した団体 {verified.org_id} と一致しません")
+        try:
+            request = ExchangeRequest.from_bytes(verified.payload)
+        except MessageError as exc:
+            return await self.refuse_unauthenticated(
+                body, Claimed(verified.org_id, claimed.provider, claimed.affair, claimed.items, claimed.message_id),
+                RefusalCode.MALFORMED, f"照会の形式が正しくありません: {exc}")
+        relayed = client_subject in self.relays and client_subject != verified.org_id
+        return await self.handle(body, request, verified.org_id, relayed=relayed)
+
+    async def refuse_unauthenticated(self, raw: bytes, claimed: Claimed, code: str, reason_ja: str) -> HttpReply:
+        return await self._finish(raw, claimed.requester, claimed.provider, claimed.affair, claimed.items,
+                                  claimed.message_id, None, Outcome.REFUSED, code, reason_ja)
+
+    async def handle(self, raw: bytes, request: ExchangeRequest, authenticated_org: str, *,
+                     relayed: bool = False) -> HttpReply:
+        async def refuse(code: str, reason: str, basis_id: str | None = None,
+                         items: Iterable[str] = request.items) -> HttpReply:
+            return await self._finish(raw, request.requester, request.provider, request.affair, tuple(items),
+                                      request.message_id, request, Outcome.REFUSED, code, reason, basis_id=basis_id)
+
+        if request.requester != authenticated_org:
+            return await refuse(RefusalCode.REQUESTER_MISMATCH,
+                                f"照会者 {request.requester} の照会が団体 {authenticated_org} の鍵で署名されています（なりすまし）")
+        now = self.clock()
+        if abs(now - parse_time(request.timestamp)) > self.window:
+            return await refuse(RefusalCode.EXPIRED,
+                                f"照会の時刻 {request.timestamp} がゲートウェイの時刻 {format_time(now)} から"
+                                f"{int(self.window.total_seconds())}秒以上ずれています（期限切れ）")
+        if not await self.nonces.remember(request.requester, request.nonce, now):
+            return await refuse(RefusalCode.REPLAYED, f"ノンス {request.nonce} はすでに使われています（再送攻撃の可能性）")
+        requester = self.directory.organisation(request.requester)
+        provider = self.directory.organisation(request.provider)
+        if requester is None:
+            return await refuse(RefusalCode.UNKNOWN_REQUESTER, f"照会者 {request.requester} は登録されていません")
+        if provider is None:
+            return await refuse(RefusalCode.UNKNOWN_PROVIDER, f"提供者 {request.provider} は登録されていません")
+        today = now.astimezone(JST).date()
+        decision = self.table.authorise(requester.kind, request.affair, provider.kind, request.items, today)
+        if not decision.allowed:
+            return await refuse(decision.code, decision.reason_ja, decision.basis_id)
+        items, _ = self.directory.expand_items(request.items)
+        granted = tuple(sorted(items))
+        if provider.tenant_code is not None and provider.data_centre != self.data_centre and not relayed \
+                and self.forwarder is not None and self.forwarder.serves(provider.data_centre):
+            return await self._forward(raw, request, provider, decision, granted)
+        if provider.tenant_code is None or provider.data_centre != self.data_centre:
+            return await refuse(RefusalCode.NOT_HOSTED,
+                                f"提供者 {provider.name_ja}（{provider.id}）はこのデータセンター（{self.data_centre}）の"
+                                "団体ではありません", decision.basis_id, granted)
+        return await self._answer(raw, request, requester, provider, decision, items, granted, today)
+
+    async def _answer(self, raw: bytes, request: ExchangeRequest, requester: Organisation, provider: Organisation,
+                      decision: Decision, items: frozenset[str], granted: tuple[str, ...],
+                      today: dt.date) -> HttpReply:
+        assert provider.tenant_code is not None
+        disclose_after = today + dt.timedelta(days=decision.secrecy_days) if decision.secrecy_days else None
+
+        async def answer(outcome: Outcome, code: str, reason: str, subject: str | None = None,
+                         values: dict[str, Any] | None = None, not_held: Iterable[str] = ()) -> HttpReply:
+            return await self._finish(raw, request.requester, request.provider, request.affair, granted,
+                                      request.message_id, request, outcome, code, reason,
+                                      basis_id=decision.basis_id, subject=subject, values=values or {},
+                                      not_held=tuple(not_held), disclose_after=disclose_after)
+
+        try:
+            person_key = await self.codes.resolve(request.requester, request.subject)
+        except CodeError:
+            log.error("符号の対応表が鍵と一致しません（照会者 %s）", request.requester)
+            return await answer(Outcome.FAILED, RefusalCode.CODE_MISMATCH, "符号の対応を確認できません（処理を中止しました）")
+        if person_key is None:
+            return await answer(Outcome.NOT_FOUND, RefusalCode.UNKNOWN_CODE, "この符号は照会者に発行されたものではありません")
+        subject = await self.codes.code_for(provider.id, person_key)
+        purpose = f"情報連携 {request.affair}（照会者 {requester.id}、根拠 {decision.basis_id}）"
+        found, values, not_held = await self.registry.read(
+            provider.tenant_code, person_key, items, today, gateway_actor(provider.tenant_code, requester.id), purpose)
+        if not found:
+            return await answer(Outcome.NOT_FOUND, RefusalCode.NOT_RESIDENT,
+                                f"{provider.name_ja}の住民記録に該当者はありません", subject)
+        if not values:
+            return await answer(Outcome.NOT_FOUND, RefusalCode.NOT_HELD,
+                                f"{provider.name_ja}は照会された項目を保有していません", subject, not_held=not_held)
+        return await answer(Outcome.PROVIDED, "provided", decision.reason_ja, subject, values, not_held)
+
+    # -- the other data centre --------------------------------------------------------------------
+
+    async def _forward(self, raw: bytes, request: ExchangeRequest, provider: Organisation, decision: Decision,
+                       granted: tuple[str, ...]) -> HttpReply:
+        assert self.forwarder is not None
+        dc = provider.data_centre
+        status: int
+        try:
+            forwarded = await self.forwarder.forward(dc, raw, request)
+        except PeerUnavailable as exc:
+            log.warning("データセンター %s のゲートウェイに接続できません: %s", dc, exc)
+            status, outcome, content_type = 503, Outcome.UNAVAILABLE, PROBLEM_CONTENT_TYPE
+            body = _problem(503, PEER_UNAVAILABLE, "提供者のデータセンターに接続できません",
+                            f"提供者 {provider.name_ja}（{provider.id}）のデータセンター {dc} のゲートウェイが応答しません。"
+                            f"照会は提供されていません。{RETRY_AFTER_SECONDS}秒以上待ってから、新しいメッセージ"
+                            "（新しいノンスと時刻）で再送してください。",
+                            retryable=True, in_reply_to=request.message_id, data_centre=dc)
+        except PeerFailed as exc:
+            log.error("データセンター %s のゲートウェイの応答を検証できません: %s", dc, exc)
+            status, outcome, content_type = 502, Outcome.FAILED, PROBLEM_CONTENT_TYPE
+            body = _problem(502, PEER_FAILED, "提供者のデータセンターの応答を確認できません",
+                            f"データセンター {dc} のゲートウェイの応答を検証できませんでした（{exc}）。照会は提供されていません。",
+                            retryable=False, in_reply_to=request.message_id, data_centre=dc)
+        else:
+            status, body, content_type = forwarded.status, forwarded.body, CONTENT_TYPE
+            try:
+                outcome = Outcome(forwarded.response.status)
+            except ValueError:
+                outcome = Outcome.FAILED
+        try:
+            entry = await self.log.append(
+                requester=request.requester, provider=request.provider, affair=request.affair, items=granted,
+                outcome=outcome, request_digest=body_digest(raw), response_digest=body_digest(body),
+                basis_id=decision.basis_id, message_id=request.message_id, kind=FORWARD, time=self.clock())
+        except LogUnavailable as exc:
+            return self._log_unavailable(request.message_id, str(exc))
+        headers = (("retry-after", str(RETRY_AFTER_SECONDS)),) if status == 503 else ()
+        return HttpReply(status, body, content_type, entry.seq, headers)
+
+    # -- log, then answer ---------------------------------------------------------------------------
+
+    def _log_unavailable(self, message_id: str | None, reason_ja: str) -> HttpReply:
+        body = _problem(503, RefusalCode.LOG_UNAVAILABLE, "情報連携ログに記録できません", reason_ja,
+                        retryable=True, in_reply_to=message_id)
+        return HttpReply(503, body, PROBLEM_CONTENT_TYPE, None, (("retry-after", str(RETRY_AFTER_SECONDS)),))
+
+    async def _finish(self, raw: bytes, requester: str, provider: str, affair: str | None, items: tuple[str, ...],
+                      message_id: str | None, request: ExchangeRequest | None, outcome: Outcome, code: str,
+                      reason_ja: str, *, basis_id: str | None = None, subject: str | None = None,
+                      values: dict[str, Any] | None = None, not_held: tuple[str, ...] = (),
+                      disclose_after: dt.date | None = None) -> HttpReply:
+        now = self.clock()
+        response = ExchangeResponse(
+            message_id=new_message_id(), in_reply_to=message_id, requester=requester, provider=provider,
+            affair=affair, subject=request.subject if request is not None else None, status=str(outcome),
+            code=code, reason_ja=reason_ja, nonce=new_nonce(), timestamp=format_time(now), items=values or {},
+            not_held=not_held, retryable=outcome == Outcome.UNAVAILABLE)
+        body = self.encode(response)
+        try:
+            entry = await self.log.append(
+                requester=requester or UNKNOWN, provider=provider or UNKNOWN, affair=affair, items=items,
+                outcome=outcome, request_digest=body_digest(raw), response_digest=body_digest(body),
+                basis_id=basis_id, subject=subject if subject is not None and is_code(subject) else None,
+                message_id=message_id, disclose_after=disclose_after, time=now)
+        except LogUnavailable as exc:
+            # Nothing is released: a signed "unavailable" reply without data, as the synchronous service.
+            unavailable = ExchangeResponse(
+                message_id=new_message_id(), in_reply_to=message_id, requester=requester, provider=provider,
+                affair=affair, subject=response.subject, status=str(Outcome.UNAVAILABLE),
+                code=RefusalCode.LOG_UNAVAILABLE, reason_ja=str(exc), nonce=new_nonce(), timestamp=format_time(now),
+                retryable=True)
+            return HttpReply(503, self.encode(unavailable), CONTENT_TYPE, None,
+                             (("retry-after", str(RETRY_AFTER_SECONDS)),))
+        status = _STATUS.get(code, 200 if outcome in (Outcome.PROVIDED, Outcome.NOT_FOUND) else 403)
+        return HttpReply(status, body, CONTENT_TYPE, entry.seq)

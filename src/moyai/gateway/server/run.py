@@ -1,0 +1,158 @@
+"""Building and serving one data centre's gateway (``moyai gateway serve --dc a|b``).
+
+The database is the one of ``moyai.settings`` (``MOYAI_DB``, ``MOYAI_SQLITE_PATH``,
+``MOYAI_PG_NAME`` …): each data centre runs with its own. On PostgreSQL the hot path (nonce,
+符号, log) runs on an ``AsyncConnectionPool`` connected as the same role as Django (the
+application role); the registry read runs the residents' selectors in a pool of worker threads.
+On SQLite every storage call runs the synchronous objects in one worker thread. ``/soap`` is
+mounted when the SOAP adapter exists (:mod:`.mounts`), over the synchronous service on the same
+database and log.
+
+uvicorn serves it over TLS with ``ssl_cert_reqs=CERT_REQUIRED``: a client without a
+certificate of the test CA cannot even connect. Keep-alive is uvicorn's (5 s idle by default;
+``--keep-alive``), so one handshake serves many messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from ..codestore import DbCodeStore
+from ..domain.codes import CodeService
+from ..domain.keystore import FileKeyStore
+from ..domain.signing import default_signer
+from ..nonces import NonceCache
+from ..registry import ResidentsReadModel
+from ..service import DEFAULT_WINDOW, ExchangeService
+from ..store import LogStore
+from .app import GatewayApp, MountedAdapter, MtlsH11Protocol
+from .exchange import Forwarder, GatewayService
+from .mounts import soap_mount
+from .pki import Pki, gateway_party
+from .ports import CodePort, LogPort, NoncePort, ThreadPorts, ThreadRegistry
+
+__all__ = ["GatewayConfig", "build_app", "serve", "uses_postgresql"]
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_EVERY_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    dc: str
+    pki_dir: str
+    host: str = "127.0.0.1"
+    port: int = 8441
+    #: other data centres: dc → base URL (``https://127.0.0.1:8442``)
+    peers: Mapping[str, str] | None = None
+    batch_size: int = 256
+    pool_size: int = 16
+    registry_threads: int = 8
+    keep_alive: int = 5
+
+
+def uses_postgresql() -> bool:
+    return str(settings.DATABASES["default"]["ENGINE"]).endswith("postgresql")
+
+
+def build_app(config: GatewayConfig) -> GatewayApp:
+    pki = Pki(config.pki_dir)
+    party = pki.party(gateway_party(config.dc))
+    peer_keys = pki.peer_keys()
+    code_keys = FileKeyStore(pki.keys_dir("codes"))
+    log_signer = default_signer(FileKeyStore(pki.keys_dir(f"log-{config.dc}")))
+    log_id = f"dc-{config.dc}"
+    forwarder: Forwarder | None = None
+    registry_executor = ThreadPoolExecutor(config.registry_threads, thread_name_prefix="gateway-registry")
+    registry = ThreadRegistry(ResidentsReadModel(), registry_executor)
+
+    nonces: NoncePort
+    codes: CodePort
+    log_port: LogPort
+    if uses_postgresql():
+        from .pg import GroupCommitLog, PgCodes, PgNonces, make_pool
+
+        pool = make_pool(settings.DATABASES["default"], min_size=min(4, config.pool_size), max_size=config.pool_size)
+        group_log = GroupCommitLog(pool, log_id, log_signer, batch_size=config.batch_size)
+        nonces, codes, log_port = PgNonces(pool, DEFAULT_WINDOW), PgCodes(pool, code_keys), group_log
+
+        async def open_ports() -> None:
+            await pool.open(wait=True, timeout=10)
+
+        async def close_ports() -> None:
+            await group_log.close()
+            await pool.close()
+    else:
+        ports = ThreadPorts(NonceCache(DEFAULT_WINDOW), CodeService(code_keys, DbCodeStore()),
+                            LogStore(log_id, log_signer, batch_size=config.batch_size),
+                            ThreadPoolExecutor(1, thread_name_prefix="gateway-db"))
+        nonces, codes, log_port = ports, ports, ports
+
+        async def open_ports() -> None:
+            return None
+
+        async def close_ports() -> None:
+            return None
+
+    if config.peers:
+        forwarder = Forwarder(config.peers, ca_file=str(pki.ca_cert), cert_file=str(party.cert),
+                              key_file=str(party.tls_key), gateway_keys=peer_keys)
+    service = GatewayService(config.dc, nonces, codes, registry, log_port, peer_keys, party.signer(), party.name,
+                             forwarder=forwarder)
+    timer: dict[str, asyncio.Task[None]] = {}
+
+    async def checkpoints() -> None:
+        while True:
+            await asyncio.sleep(CHECKPOINT_EVERY_SECONDS)
+            try:
+                await log_port.checkpoint_now()
+            except Exception:
+                log.exception("定時チェックポイントを作成できませんでした（ログ %s）", log_id)
+
+    async def startup() -> None:
+        await open_ports()
+        timer["task"] = asyncio.create_task(checkpoints())
+
+    async def shutdown() -> None:
+        if "task" in timer:
+            timer["task"].cancel()
+        try:
+            await log_port.checkpoint_now()  # close the partial batch: no entry left unanchored
+        except Exception:
+            log.exception("終了時のチェックポイントを作成できませんでした（ログ %s）", log_id)
+        if forwarder is not None:
+            await forwarder.close()
+        await close_ports()
+        registry_executor.shutdown(wait=False)
+
+    adapters: dict[str, MountedAdapter] = {}
+    soap = soap_mount(pki, config.dc, ExchangeService(
+        config.dc, LogStore(log_id, log_signer, batch_size=config.batch_size), CodeService(code_keys, DbCodeStore()),
+        NonceCache(DEFAULT_WINDOW), ResidentsReadModel()))
+    if soap is not None:
+        adapters["soap"] = soap
+    return GatewayApp(service, data_centre=config.dc, startup=startup, shutdown=shutdown, adapters=adapters)
+
+
+def serve(config: GatewayConfig) -> None:
+    import uvicorn
+
+    pki = Pki(config.pki_dir)
+    party = pki.party(gateway_party(config.dc))
+    app = build_app(config)
+    uv = uvicorn.Config(app, host=config.host, port=config.port, lifespan="on", http=MtlsH11Protocol,
+                        ssl_certfile=str(party.cert), ssl_keyfile=str(party.tls_key), ssl_ca_certs=str(pki.ca_cert),
+                        ssl_cert_reqs=ssl.CERT_REQUIRED, timeout_keep_alive=config.keep_alive,
+                        log_level="warning", access_log=False)
+    server = uvicorn.Server(uv)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()

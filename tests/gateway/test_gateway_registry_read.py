@@ -1,0 +1,154 @@
+"""The gateway's registry read (selectors.exchange_records over the projection) against the replay.
+
+Many synthetic residents (households, a 転出 and a 死亡 → 除票, a 世帯分離, a 支援措置, a 照会 抑止 at
+エラー level and a 世帯 抑止 at アラート level): for each person, for an actor without the
+支援措置 right (the gateway) and one with it, the projection-based read returns exactly what
+``resident_view`` + ``history`` return (or leaves the person out where they refuse), and writes
+the access log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from moyai.gateway.registry import ResidentsReadModel, gateway_actor
+from moyai.platform.audit.models import AccessLog, AccessLogSubject
+from moyai.platform.identity.services import Principal
+from moyai.platform.tenancy.scope import tenant_scope
+from moyai.residents import selectors, services, suppression
+from moyai.residents.domain.model import PersonState
+from moyai.residents.errors import RegistryError
+from moyai.residents.services import SubjectInput
+from moyai.residents.suppression import Accompanying
+from tests.fixtures import SHUNAN, World
+from tests.residents.suppression_fixtures import OFFICER
+
+pytestmark = pytest.mark.django_db
+
+FAMILIES = 8
+KANA = ["イ", "ロ", "ハ", "ニ", "ホ", "ヘ", "ト", "チ"]
+GIVEN = [("一郎", "イチロウ", "1", "世帯主"), ("花子", "ハナコ", "2", "妻"), ("桜", "サクラ", "2", "子")]
+
+
+def _town(w: World) -> list[list[str]]:
+    families: list[list[str]] = []
+    with tenant_scope(SHUNAN):
+        for i in range(FAMILIES):
+            req = services.record_now(w.clerk, "move_in", dt.date(2020, 4, 1), [
+                SubjectInput(None, {"family_name": f"連携{i}", "given_name": g, "family_kana": f"レンケイ{KANA[i]}",
+                                    "given_kana": k, "birth_date": f"平成{i + 2}年{j + 1}月{j + 2}日", "sex": sex,
+                                    "relationship": rel, "address": f"山口県周南市岐山通一丁目{i + 1}番地",
+                                    "household_no": "new"})
+                for j, (g, k, sex, rel) in enumerate(GIVEN)], notified_date=dt.date(2020, 4, 1))
+            assert req.status == "registered", req.findings
+            families.append([m["atena_no"] for m in req.moves])
+        req = services.record_now(w.clerk, "move_out", dt.date(2025, 3, 31), [
+            SubjectInput(families[0][2], {"next_address": "東京都千代田区千代田1番1号"})],
+            notified_date=dt.date(2025, 3, 31))
+        assert req.status == "registered", req.findings
+        req = services.record_now(w.clerk, "death", dt.date(2025, 6, 1), [
+            SubjectInput(families[1][1], {"death_date": "令和7年6月1日"})], notified_date=dt.date(2025, 6, 2))
+        assert req.status == "registered", req.findings
+        req = services.record_now(w.clerk, "household_split", dt.date(2025, 7, 1), [
+            SubjectInput(families[2][2], {"household_no": "new", "relationship": "世帯主",
+                                          "address": "山口県周南市遠石一丁目2番3号"})], notified_date=dt.date(2025, 7, 1))
+        assert req.status == "registered", req.findings
+        req = services.record_now(w.clerk, "move_within", dt.date(2025, 9, 1), [
+            SubjectInput(a, {"address": "山口県周南市糀町二丁目5番地"}) for a in families[3]],
+            notified_date=dt.date(2025, 9, 2))
+        assert req.status == "registered", req.findings
+        # 支援措置: family 4's 妻 and 子 (the 世帯主 stays visible, without them in the household)
+        suppression.register_measure(
+            OFFICER, applicant=families[4][1], received_on=dt.date(2026, 4, 1),
+            accompanying=[Accompanying(families[4][2], "子")], provisional=False, start_date=dt.date(2026, 4, 1),
+            today=dt.date(2026, 4, 1))
+        # 照会 抑止 (エラー) on one person, 照会 抑止 (アラート) on a whole 世帯
+        suppression.set_suppression(OFFICER, target_kind="person", target=families[5][0], process="inquiry",
+                                    level="error", reason="other", start_date=dt.date(2026, 1, 1))
+        household = services.events_of([families[6][0]])[families[6][0]][0].changes["household_no"]
+        suppression.set_suppression(OFFICER, target_kind="household", target=household, process="inquiry",
+                                    level="alert", reason="other", start_date=dt.date(2026, 1, 1))
+    return families
+
+
+def _by_replay(actor: Principal, a: str, on: dt.date) -> selectors.ExchangeRecord | None:
+    try:
+        view = selectors.resident_view(actor, a, as_of=on, purpose="比較")
+        return selectors.ExchangeRecord(view.record, view.household, selectors.history(actor, a, purpose="比較"))
+    except RegistryError:
+        return None
+
+
+@pytest.mark.parametrize("with_right", [False, True], ids=["gateway", "officer"])
+def test_projection_read_equals_the_replay_for_every_person(world: World, with_right: bool) -> None:
+    families = _town(world)
+    everyone = [a for f in families for a in f]
+    actor = OFFICER if with_right else gateway_actor(SHUNAN, "kenpo-midori")
+    today = timezone.localdate()
+    with tenant_scope(SHUNAN):
+        expected = {a: r for a in everyone if (r := _by_replay(actor, a, today)) is not None}
+        one_by_one = {}
+        for a in everyone:
+            one_by_one.update(selectors.exchange_records(actor, [a], on=today, purpose="比較", with_history=True))
+        together = selectors.exchange_records(actor, everyone, on=today, purpose="比較", with_history=True)
+    assert one_by_one == expected
+    assert together == expected
+    refused = {families[5][0]} | (set() if with_right else {families[4][1], families[4][2]})
+    assert set(everyone) - set(expected) == refused
+    # the 除票 are answered with their removed record; the 世帯主 of family 4 without the protected
+    assert expected[families[0][2]].record.status == "removed"
+    assert expected[families[1][1]].record.status == "removed"
+    assert expected[families[0][2]].household == []
+    assert [m.atena_no for m in expected[families[4][0]].household] == (
+        families[4] if with_right else [families[4][0]])
+    assert [m.atena_no for m in expected[families[0][0]].household] == families[0][:2]
+    assert expected[families[3][0]].record.address == "山口県周南市糀町二丁目5番地"
+
+
+def test_the_read_is_access_logged_and_refusals_logged_as_blocked(world: World) -> None:
+    families = _town(world)
+    actor = gateway_actor(SHUNAN, "kenpo-midori")
+    today = timezone.localdate()
+    plain, protected, stopped = families[7][0], families[4][1], families[5][0]
+    with tenant_scope(SHUNAN):
+        before = AccessLog.objects.count()
+        got = selectors.exchange_records(actor, [plain], on=today, purpose="情報連携 テスト")
+        assert list(got) == [plain] and got[plain].history is None
+        [log] = AccessLog.objects.order_by("-id")[:1]
+        assert AccessLog.objects.count() == before + 1
+        assert (log.operation, log.actor, log.purpose, log.detail) == (
+            "resident.view", actor.label, "情報連携 テスト", {"as_of": today.isoformat(), "recorded_at": None})
+        assert sorted(AccessLogSubject.objects.filter(log_id=log.id).values_list("atena_no", flat=True)) == sorted(
+            families[7])
+        assert selectors.exchange_records(actor, [protected, stopped], on=today, purpose="情報連携 テスト") == {}
+        blocked = list(AccessLog.objects.filter(outcome="blocked", id__gt=log.id).order_by("id"))
+        assert [(b.operation, b.detail.get("refused")) for b in blocked] == [
+            ("blocked:inquiry", "support_measure"), ("blocked:inquiry", "suppression")]
+        # through the gateway's read model: 異動履歴 asked → the history entry is written too
+        values, not_held = ResidentsReadModel().fetch(
+            plain, frozenset({"resident_record.name", "resident_record.move_history", "tax.income"}), today, actor,
+            "情報連携 テスト")
+        assert not_held == ["tax.income"]
+        assert values["resident_record.name"]["given_name"] == "一郎"
+        assert [r["kind"] for r in values["resident_record.move_history"]] == ["move_in"]
+        assert list(AccessLog.objects.filter(id__gt=blocked[-1].id).values_list("operation", flat=True)
+                    .order_by("id")) == ["resident.view", "resident.history"]
+
+
+def test_a_stale_projection_or_a_past_date_is_read_by_replay(world: World) -> None:
+    families = _town(world)
+    actor = gateway_actor(SHUNAN, "kenpo-midori")
+    a = families[3][0]
+    with tenant_scope(SHUNAN):
+        past = dt.date(2025, 8, 31)  # before the 転居 of family 3
+        got = selectors.exchange_records(actor, [a], on=past, purpose="比較")
+        assert got[a].record.address == "山口県周南市岐山通一丁目4番地"
+        assert got[a] == selectors.ExchangeRecord(*_replayed(actor, a, past))
+
+
+def _replayed(actor: Principal, a: str, on: dt.date) -> tuple[PersonState, list[PersonState]]:
+    view = selectors.resident_view(actor, a, as_of=on, purpose="比較")
+    return view.record, view.household

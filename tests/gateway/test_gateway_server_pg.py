@@ -1,0 +1,162 @@
+"""The asynchronous PostgreSQL ports: group-commit log, nonces, 符号 — same rows as the synchronous classes.
+
+Each test uses a log id of its own: what the pool commits is outside the test's transaction and
+the log tables are append-only, so nothing is cleaned up (the test database is dropped at the end).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import secrets
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import pytest
+from django.db import connection
+
+from moyai.gateway.codestore import DbCodeStore
+from moyai.gateway.domain.codes import CodeService
+from moyai.gateway.domain.keystore import MemoryKeyStore
+from moyai.gateway.domain.log import Outcome, body_digest
+from moyai.gateway.domain.signing import Ed25519Signer, KeyStoreVerifier
+from moyai.gateway.models import GatewayCheckpoint, GatewayLogEntry
+from moyai.gateway.store import LogStore, LogUnavailable, verify_stored_log
+
+PG = os.environ.get("MOYAI_DB") == "postgresql"
+pytestmark = [pytest.mark.postgresql, pytest.mark.skipif(not PG, reason="psycopg async pool: MOYAI_DB=postgresql"),
+              pytest.mark.django_db(transaction=False)]
+
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def fields(i: int) -> dict[str, Any]:
+    return {"requester": "kenpo-midori", "provider": "352152", "affair": "HI-01", "items": ["resident_record.name"],
+            "outcome": Outcome.REFUSED, "request_digest": body_digest(f"request {i}".encode()),
+            "response_digest": body_digest(f"response {i}".encode()), "message_id": f"m{i}"}
+
+
+@pytest.fixture
+def log_keys() -> MemoryKeyStore:
+    keys = MemoryKeyStore()
+    keys.rotate()
+    return keys
+
+
+async def with_pool(body: Any) -> Any:
+    from moyai.gateway.server.pg import make_pool
+
+    pool = make_pool(connection.settings_dict, min_size=1, max_size=8)
+    await pool.open(wait=True, timeout=10)
+    try:
+        return await body(pool)
+    finally:
+        await pool.close()
+
+
+def test_concurrent_appends_are_committed_in_groups_and_the_log_verifies(log_keys: MemoryKeyStore) -> None:
+    from moyai.gateway.server.pg import GroupCommitLog
+
+    log_id = f"t-{secrets.token_hex(4)}"
+
+    async def body(pool: Any) -> tuple[list[int], int]:
+        writer = GroupCommitLog(pool, log_id, Ed25519Signer(log_keys.current()), batch_size=8)
+        entries = await asyncio.gather(*(writer.append(**fields(i)) for i in range(50)))
+        await writer.checkpoint_now()
+        await writer.close()
+        return [e.seq for e in entries], writer.groups
+
+    seqs, groups = run(with_pool(body))
+    assert sorted(seqs) == list(range(50))
+    assert groups < 50  # several entries shared one commit
+    assert GatewayLogEntry.objects.filter(log_id=log_id).count() == 50
+    assert list(GatewayCheckpoint.objects.filter(log_id=log_id).order_by("batch").values_list("size", flat=True)) \
+        == [8, 8, 8, 8, 8, 8, 2]
+    result = verify_stored_log(log_id, KeyStoreVerifier(log_keys))
+    assert result.ok, result.reason_ja
+    assert (result.entries_checked, result.unanchored) == (50, 0)
+
+
+def test_the_synchronous_store_and_the_group_commit_writer_continue_one_chain(log_keys: MemoryKeyStore) -> None:
+    """``/soap`` (LogStore, ORM) and ``/exchange`` (GroupCommitLog) append to the same log."""
+    from moyai.gateway.server.pg import GroupCommitLog
+
+    log_id = f"t-{secrets.token_hex(4)}"
+    signer = Ed25519Signer(log_keys.current())
+    sync_store = LogStore(log_id, signer, batch_size=4)
+
+    async def body(pool: Any) -> None:
+        writer = GroupCommitLog(pool, log_id, signer, batch_size=4)
+        for i in range(3):
+            await writer.append(**fields(i))
+            # the ORM's append commits on its own connection (durable=True needs no outer transaction)
+            await asyncio.to_thread(_sync_append, sync_store, 100 + i)
+        await writer.close()
+
+    run(with_pool(body))
+    result = verify_stored_log(log_id, KeyStoreVerifier(log_keys))
+    assert result.ok, result.reason_ja
+    assert result.entries_checked == 6
+    assert list(GatewayLogEntry.objects.filter(log_id=log_id).order_by("seq").values_list("seq", flat=True)) == \
+        list(range(6))
+
+
+def _sync_append(store: LogStore, i: int) -> None:
+    from django.db import connections
+
+    try:
+        store.append(**fields(i))
+    finally:
+        connections.close_all()
+
+
+def test_when_the_database_cannot_be_reached_every_waiting_append_fails_and_nothing_is_stored(
+        log_keys: MemoryKeyStore) -> None:
+    from moyai.gateway.server.pg import GroupCommitLog, make_pool
+
+    log_id = f"t-{secrets.token_hex(4)}"
+
+    async def body() -> list[BaseException | Any]:
+        settings = {**connection.settings_dict, "PORT": "1"}  # nothing listens there
+        pool = make_pool(settings, min_size=0, max_size=1)
+        pool.timeout = 1.0
+        await pool.open(wait=False)
+        writer = GroupCommitLog(pool, log_id, Ed25519Signer(log_keys.current()))
+        try:
+            return await asyncio.gather(*(writer.append(**fields(i)) for i in range(3)), return_exceptions=True)
+        finally:
+            await writer.close()
+            await pool.close()
+
+    results = run(body())
+    assert all(isinstance(r, LogUnavailable) for r in results), results
+    assert "再送" in str(results[0])
+    assert GatewayLogEntry.objects.filter(log_id=log_id).count() == 0
+
+
+def test_nonces_and_codes_on_the_pool_are_the_rows_of_the_synchronous_classes() -> None:
+    from moyai.gateway.server.pg import PgCodes, PgNonces
+
+    keys = MemoryKeyStore()
+    keys.rotate()
+    org, person = f"org-{secrets.token_hex(3)}", f"p{secrets.token_hex(5)}"
+    now = dt.datetime.now(dt.UTC)
+
+    async def body(pool: Any) -> tuple[bool, bool, str, str, str | None, str | None]:
+        nonces, codes = PgNonces(pool, dt.timedelta(minutes=5)), PgCodes(pool, keys)
+        nonce = secrets.token_hex(16)
+        first, again = await nonces.remember(org, nonce, now), await nonces.remember(org, nonce, now)
+        issued = await codes.code_for(org, person)
+        return (first, again, issued, await codes.code_for(org, person), await codes.resolve(org, issued),
+                await codes.resolve("another-org", issued))
+
+    first, again, issued, same, resolved, elsewhere = run(with_pool(body))
+    assert (first, again) == (True, False)
+    assert same == issued and resolved == person and elsewhere is None
+    # the synchronous code service reads the very row and derives the very code
+    assert CodeService(keys, DbCodeStore()).code_for(org, person) == issued
