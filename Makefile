@@ -8,12 +8,12 @@ UV := $(shell command -v uv 2>/dev/null)
 SCALE ?= 1.0
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install system-deps demo test test-sqlite test-postgresql lint bench clean
+.PHONY: install system-deps demo test test-sqlite test-postgresql lint bench clean assets
 
 # System packages (Debian): Japanese fonts (IPAmj明朝 for names, IPAex, Noto CJK), HarfBuzz's
 # subsetter and Pango for WeasyPrint, poppler-utils (pdffonts, pdftoppm) for the certificate tests.
 SYSTEM_PACKAGES := fonts-ipaexfont fonts-ipamj-mincho fonts-noto-cjk libharfbuzz-subset0 \
-	libpango-1.0-0 libpangoft2-1.0-0 poppler-utils zbar-tools
+	libpango-1.0-0 libpangoft2-1.0-0 poppler-utils zbar-tools chromium
 
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -52,6 +52,12 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/registry.py
+	$(BIN)/python bench/portability.py
+
+# Counter UI static files (design tokens as CSS custom properties, stylesheet, htmx) rebuilt from
+# frontend/ with npm; the built files in src/moyai/ui/static/ui/ are committed, so demo and test need no Node.
+assets:
+	cd frontend && npm ci --no-audit --no-fund && npm run build
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -22,6 +22,9 @@ from moyai.residents.models import (
     Resident,
     ResidentCodePool,
     SearchKey,
+    SupportMeasure,
+    SupportMeasurePerson,
+    Suppression,
 )
 
 factory.Faker._DEFAULT_LOCALE = "ja_JP"
@@ -187,3 +190,41 @@ class ResidentCodePoolFactory(factory.django.DjangoModelFactory):
         model = ResidentCodePool
 
     code = factory.Sequence(lambda n: f"{90000000000 + n:011d}")
+
+
+class SuppressionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Suppression
+
+    target_kind = "person"
+    target = factory.Sequence(lambda n: with_mod11(f"{n + 1:09d}"))
+    process = "issuance"
+    level = "error"
+    reason = "other"
+    start_date = dt.date(2026, 4, 1)
+    created_by = "staff:approver1"
+    created_at = factory.LazyFunction(timezone.now)
+
+
+class SupportMeasureFactory(factory.django.DjangoModelFactory):
+    """An active 支援措置 of one year from 2026-04-01 (add its persons with SupportMeasurePersonFactory)."""
+
+    class Meta:
+        model = SupportMeasure
+
+    applicant = factory.Sequence(lambda n: with_mod11(f"{n + 1:09d}"))
+    status = "active"
+    received_on = dt.date(2026, 4, 1)
+    start_date = dt.date(2026, 4, 1)
+    end_date = dt.date(2027, 3, 31)
+    created_by = "staff:approver1"
+    created_at = factory.LazyFunction(timezone.now)
+
+
+class SupportMeasurePersonFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SupportMeasurePerson
+
+    measure_id = factory.LazyFunction(new_id)
+    atena_no = factory.Sequence(lambda n: with_mod11(f"{n + 1:09d}"))
+    role = "applicant"

@@ -26,9 +26,36 @@ def _certificates_app() -> typer.Typer:
 
 
 app.add_typer(_certificates_app(), name="certificates")
+
+
+def _gateway_app() -> typer.Typer:
+    from moyai.gateway.server.cli import app as gateway
+
+    return gateway
+
+
+app.add_typer(_gateway_app(), name="gateway")
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(staff_app, name="staff")
 app.add_typer(registry_app, name="registry")
+
+
+def _portability(app: typer.Typer, tenant_app: typer.Typer) -> None:
+    from moyai.portability.cli import register
+
+    register(app, tenant_app)
+
+
+_portability(app, tenant_app)
+
+
+def _export(app: typer.Typer) -> None:
+    from moyai.portability.export_cli import register
+
+    register(app)
+
+
+_export(app)
 
 console = Console()
 

@@ -36,6 +36,9 @@ INSTALLED_APPS = [
     "moyai.platform.audit",
     "moyai.residents",
     "moyai.gateway",
+    "moyai.linkage",
+    "moyai.ui",
+    "moyai.certificates",
 ]
 
 MIDDLEWARE = [

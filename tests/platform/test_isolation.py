@@ -530,6 +530,18 @@ PROBES: dict[str, Callable[[TenantData, int], Probe]] = {
     "/audit/residents/{atena_no}": lambda o, i: Probe(
         "/audit/residents/{atena_no}", {"atena_no": _pick(o.atena_nos, i)}),
     "/audit/staff/{actor}": lambda o, i: Probe("/audit/staff/{actor}", {"actor": o.staff_label}),
+    "/residents/{atena_no}/suppression": lambda o, i: Probe(
+        "/residents/{atena_no}/suppression", {"atena_no": _pick(o.atena_nos, i)}),
+    "/suppressions": lambda o, i: Probe("/suppressions", query={"target": _pick(o.atena_nos, i)}),
+    "/support-measures": lambda o, i: Probe("/support-measures", query={"atena_no": _pick(o.atena_nos, i)}),
+    "/support-measures/{measure_id}": lambda o, i: Probe(
+        "/support-measures/{measure_id}", {"measure_id": str(_pick(o.change_ids, i))}),
+    "/suppression-monitor/blocked": lambda o, i: Probe("/suppression-monitor/blocked", query={
+        "since": "2000-01-01T00:00:00+09:00"}),
+    "/suppression-monitor/due": lambda o, i: Probe("/suppression-monitor/due"),
+    "/linkage/{consumer}/full": lambda o, i: Probe("/linkage/{consumer}/full", {"consumer": "tax"}),
+    "/linkage/{consumer}/changes": lambda o, i: Probe("/linkage/{consumer}/changes", {"consumer": "tax"},
+                                                      query={"after": "0"}),
     "/audit/analysis": lambda o, i: Probe("/audit/analysis", query={
         "start": "2000-01-01T00:00:00+09:00", "end": "2100-01-01T00:00:00+09:00"}),
 }
@@ -538,6 +550,9 @@ PROBES: dict[str, Callable[[TenantData, int], Probe]] = {
 NOT_FOUND = {"/residents/{atena_no}", "/residents/{atena_no}/history", "/households/{household_no}",
              "/changes/{change_id}"}
 EMPTY_LIST = {"/parameters/{key}", "/audit/residents/{atena_no}", "/audit/staff/{actor}"}
+NOT_FOUND |= {"/residents/{atena_no}/suppression", "/support-measures/{measure_id}"}  # 抑止・支援措置
+EMPTY_LIST |= {"/suppressions", "/support-measures", "/suppression-monitor/blocked", "/suppression-monitor/due"}
+NOT_FOUND |= {"/linkage/{consumer}/full", "/linkage/{consumer}/changes"}  # 宛名連携: no consumer "tax" here
 
 
 def test_every_get_endpoint_has_a_probe() -> None:

@@ -28,12 +28,13 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.test import Client, RequestFactory
 from ninja import Status
 from pydantic import BaseModel
 
 from moyai.api import api
+from moyai.certificates.services import CertificateRequest, issue_at_counter
 from moyai.platform.audit.models import AccessLog
 from moyai.platform.http.endpoints import ENDPOINT_PERMISSIONS
 from moyai.platform.identity.models import Membership
@@ -41,6 +42,7 @@ from moyai.platform.identity.roles import permissions as permission_table
 from moyai.platform.identity.roles import roles
 from moyai.platform.identity.services import IdentityError, IdentityErrorCode, issue_token, revoke_token
 from moyai.platform.tenancy.scope import tenant_scope
+from moyai.platform.tenancy.services import set_parameter
 from moyai.residents import services
 from moyai.residents.errors import RegistryError
 from moyai.residents.services import SubjectInput
@@ -50,8 +52,14 @@ from tests.fixtures import KUDAMATSU, SHUNAN, World
 TENANT_PREFIX = "/tenants/{tenant}"
 BASE = f"/api/v1/tenants/{SHUNAN}"
 
-#: Operations deliberately outside /tenants/{tenant}/ (none yet). Adding one is a conscious decision.
-PUBLIC_OPERATIONS: frozenset[tuple[str, str]] = frozenset()
+#: Operations deliberately outside /tenants/{tenant}/. Adding one is a conscious decision.
+PUBLIC_OPERATIONS: frozenset[tuple[str, str]] = frozenset({
+    # certificates: anyone may verify (signed payload or PDF needed); kiosks authenticate with the card's key
+    ("POST", "/public/certificates/verify"), ("POST", "/public/certificates/verify-pdf"),
+    ("POST", "/kiosk/{tenant}/certificates"),
+    # 情報提供等記録: the portal authenticates with its own token, the resident with a card token
+    ("GET", "/portal/disclosures"),
+})
 
 ADDR = "山口県周南市岐山通一丁目1番地"
 ADDR_NEW = "山口県周南市糀町二丁目5番地"
@@ -110,21 +118,33 @@ TENANT_OPERATIONS = [op for op in OPERATIONS if op.path.startswith(TENANT_PREFIX
 # ------------------------------------------------------------------ the issue's division of duties
 
 SEARCH = {"search_residents", "my_search_history"}
-VIEW = {"get_resident", "get_history", "get_household", "get_change"}
+VIEW = {"get_resident", "get_history", "get_household", "get_change", "resident_marks"}
+#: 抑止・支援措置 (issue 5): 審査 sets/releases 抑止 and keeps 支援措置; 管理 watches blocked attempts.
+SUPPRESSION = {"create_suppression", "list_suppressions", "release_suppression", "release_suppression_temporarily"}
+SUPPORT_MEASURES = {"register_measure", "list_measures", "get_measure", "start_measure", "renew_measure",
+                    "end_measure", "release_measure_temporarily"}
+SUPPRESSION_MONITOR = {"blocked_attempts", "due_for_attention"}
 REGISTER = {"propose_change", "register_change", "withdraw_change"}
 APPROVE = {"list_awaiting", "approve_change", "reject_change"}
 PARAMETERS = {"parameter_history", "set_parameter", "resident_code_status", "load_resident_codes"}
 USERS_TOKENS = {"list_staff", "grant", "issue"}
 AUDIT = {"by_resident", "by_actor", "audit_analysis"}
+CERTIFICATES = {"issue_certificate", "register_kiosk_card"}
+REVOKE = {"revoke_certificate"}
 
 #: Hard-coded from the issue: 窓口 searches, views and registers 異動; 審査 approves/cancels 職権
 #: changes (and searches/views); 管理 keeps tenant parameters, users and tokens; 監査 reads the log only.
 ISSUE_ALLOWED: dict[str, set[str]] = {
-    "clerk": SEARCH | VIEW | REGISTER,
-    "approver": SEARCH | VIEW | APPROVE,
+    "clerk": SEARCH | VIEW | REGISTER | CERTIFICATES,
+    "approver": SEARCH | VIEW | APPROVE | REVOKE,
     "admin": PARAMETERS | USERS_TOKENS,
     "auditor": AUDIT,
 }
+ISSUE_ALLOWED["approver"] |= SUPPRESSION | SUPPORT_MEASURES
+ISSUE_ALLOWED["admin"] |= SUPPRESSION_MONITOR
+#: 宛名連携 (issue 6): the 団体's other business systems pull 宛名 data, nothing else.
+LINKAGE = {"linkage_full", "linkage_changes"}
+ISSUE_ALLOWED["linkage"] = LINKAGE
 
 
 # ------------------------------------------------------------------ request recipes
@@ -138,6 +158,7 @@ class Data:
     household_no: str
     draft_id: int  # a 仮登録 (move_within) waiting for 本登録
     awaiting_id: int  # a 職権修正 waiting for 審査
+    serial: str = ""  # a certificate issued to the 世帯主
 
 
 @dataclass(frozen=True)
@@ -193,9 +214,101 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         "GET", "/audit/analysis", 200, query={"start": "2020-01-01T00:00:00+09:00", "end": "2100-01-01T00:00:00+09:00"}),
     ("GET", "/audit/residents/{atena_no}"): lambda d: Call(
         "GET", f"/audit/residents/{d.atena_no}", 200, path_params={"atena_no": d.atena_no}),
+    ("GET", "/residents/{atena_no}/suppression"): lambda d: Call(
+        "GET", f"/residents/{d.atena_no}/suppression", 200, path_params={"atena_no": d.atena_no}),
+    ("POST", "/suppressions"): lambda d: Call("POST", "/suppressions", 201, body={
+        "target_kind": "person", "target": d.atena_no, "process": "move", "level": "error", "reason": "other",
+        "start_date": "2026-04-01"}),
+    ("GET", "/suppressions"): lambda d: Call("GET", "/suppressions", 200),
+    ("POST", "/suppressions/{suppression_id}/release"): lambda d: (lambda r: Call(
+        "POST", f"/suppressions/{r.suppression}/release", 200, body={"note": "解除"},
+        path_params={"suppression_id": str(r.suppression)}))(suppression_rows(d)),
+    ("POST", "/suppressions/{suppression_id}/temporary-release"): lambda d: (lambda r: Call(
+        "POST", f"/suppressions/{r.suppression}/temporary-release", 200, body={"reason": "本人確認済み"},
+        path_params={"suppression_id": str(r.suppression)}))(suppression_rows(d)),
+    ("POST", "/support-measures"): lambda d: Call("POST", "/support-measures", 201, body={
+        "applicant": d.atena_no, "received_on": "2026-04-01"}),
+    ("GET", "/support-measures"): lambda d: Call("GET", "/support-measures", 200),
+    ("GET", "/support-measures/{measure_id}"): lambda d: (lambda r: Call(
+        "GET", f"/support-measures/{r.measure}", 200, path_params={"measure_id": str(r.measure)}))(suppression_rows(d)),
+    ("POST", "/support-measures/{measure_id}/start"): lambda d: (lambda r: Call(
+        "POST", f"/support-measures/{r.provisional}/start", 200, body={"start_date": r.today.isoformat()},
+        path_params={"measure_id": str(r.provisional)}))(suppression_rows(d)),
+    ("POST", "/support-measures/{measure_id}/renew"): lambda d: (lambda r: Call(
+        "POST", f"/support-measures/{r.measure}/renew", 200, body={},
+        path_params={"measure_id": str(r.measure)}))(suppression_rows(d)),
+    ("POST", "/support-measures/{measure_id}/end"): lambda d: (lambda r: Call(
+        "POST", f"/support-measures/{r.measure}/end", 200, body={"ended_on": r.today.isoformat(), "reason": "申出"},
+        path_params={"measure_id": str(r.measure)}))(suppression_rows(d)),
+    ("POST", "/support-measures/{measure_id}/temporary-release"): lambda d: (lambda r: Call(
+        "POST", f"/support-measures/{r.measure}/temporary-release", 200, body={"reason": "審査済み"},
+        path_params={"measure_id": str(r.measure)}))(suppression_rows(d)),
+    ("GET", "/suppression-monitor/blocked"): lambda d: Call(
+        "GET", "/suppression-monitor/blocked", 200, query={"since": "2020-01-01T00:00:00+09:00"}),
+    ("GET", "/suppression-monitor/due"): lambda d: Call("GET", "/suppression-monitor/due", 200),
     ("GET", "/audit/staff/{actor}"): lambda d: Call(
         "GET", "/audit/staff/staff:clerk1", 200, path_params={"actor": "staff:clerk1"}),
+    ("POST", "/certificates"): lambda d: Call("POST", "/certificates", 201, body={"atena_no": d.atena_no}),
+    ("POST", "/certificates/{serial}/revoke"): lambda d: Call(
+        "POST", f"/certificates/{d.serial}/revoke", 200, body={"reason": "誤交付"}, path_params={"serial": d.serial}),
+    ("GET", "/linkage/{consumer}/full"): lambda d: Call(
+        "GET", f"/linkage/{linkage_consumer()}/full", 200, path_params={"consumer": "tax"}),
+    ("GET", "/linkage/{consumer}/changes"): lambda d: Call(
+        "GET", f"/linkage/{linkage_consumer()}/changes", 200, query={"after": "0"}, path_params={"consumer": "tax"}),
+    ("POST", "/kiosk-cards"): lambda d: Call("POST", "/kiosk-cards", 201, body={
+        "atena_no": d.atena_no, "card_id": "card-0001", "public_key": "A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg"}),
 }
+
+
+@pytest.fixture(autouse=True)
+def _certificate_keys(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A throw-away signing key for 周南市 (certificate endpoints)."""
+    from moyai.certificates import signing
+
+    store = signing.FileIdentityStore(tmp_path / "keys")
+    ca_key, ca = signing.make_test_ca()
+    store.save(signing.issue_identity(SHUNAN, "周南市", ca_key, ca))
+    monkeypatch.setenv("MOYAI_CERT_KEY_DIR", str(store.root))
+
+
+def linkage_consumer() -> str:
+    """A 宛名連携 consumer of 周南市 (registered outside the matrix)."""
+    from moyai.linkage.services import register_consumer
+
+    with tenant_scope(SHUNAN):
+        register_consumer("tax", name_ja="住民税システム", system="tax", items=["name", "address"],
+                          basis="地方税法")
+    return "tax"
+
+
+@dataclass(frozen=True)
+class SuppressionRows:
+    suppression: int  # a 抑止 (発行, アラート) on the 世帯主
+    measure: int  # a 支援措置 of his wife, in its renewal window today
+    provisional: int  # a 仮支援措置 of the same person, received today
+    today: dt.date
+
+
+def suppression_rows(d: Data) -> SuppressionRows:
+    """Rows the 抑止・支援措置 endpoints act on (made by a 支援措置責任者 outside the matrix)."""
+    from django.utils import timezone
+
+    from moyai.platform.identity.services import Principal
+    from moyai.residents import suppression
+    from moyai.residents.domain.suppression import add_months
+    from moyai.residents.models import Resident
+
+    officer = Principal("staff", "officer", SHUNAN, frozenset(), frozenset({"suppression.manage",
+                                                                            "support_measure.manage"}))
+    today = timezone.localdate()
+    with tenant_scope(SHUNAN):
+        wife = Resident.objects.filter(household_no=d.household_no).exclude(atena_no=d.atena_no).get().atena_no
+        s = suppression.set_suppression(officer, target_kind="person", target=d.atena_no, process="issuance",
+                                        level="alert", reason="other", start_date=today)
+        start = add_months(today, -11)
+        m = suppression.register_measure(officer, applicant=wife, received_on=start, provisional=False, today=today)
+        p = suppression.register_measure(officer, applicant=wife, received_on=today, today=today)
+    return SuppressionRows(s.id, m.id, p.id, today)
 
 
 def build_data(w: World) -> Data:
@@ -221,7 +334,9 @@ def build_data(w: World) -> Data:
         awaiting = services.record_now(w.clerk, "ex_officio_correction", dt.date(2020, 4, 1),
                                        [SubjectInput(mother, {"given_name": "花代"})])
         assert awaiting.status == "awaiting_approval", awaiting.findings
-    return Data(atena_no=father, household_no=household, draft_id=draft.id, awaiting_id=awaiting.id)
+        set_parameter("issuer_name", "周南　太郎", dt.date(2020, 1, 1), "admin1")
+        serial = issue_at_counter(w.clerk, CertificateRequest(atena_no=father)).serial
+    return Data(atena_no=father, household_no=household, draft_id=draft.id, awaiting_id=awaiting.id, serial=serial)
 
 
 # ------------------------------------------------------------------ callers
@@ -460,6 +575,8 @@ def run_gate(op: Operation, caller: Caller, creds: Credentials, call: Call) -> O
         return Outcome(exc.status, exc.code, exc.message)
     if isinstance(result, Status):
         return Outcome(result.status_code, None, result.value)
+    if isinstance(result, HttpResponse):
+        return Outcome(result.status_code, None, result.content[:200])
     if isinstance(result, tuple):
         return Outcome(result[0], None, result[1])
     return Outcome(200, None, result)

@@ -175,3 +175,86 @@ class SearchHistory(TenantScopedModel):
 
     class Meta(TenantScopedModel.Meta):
         verbose_name = "検索履歴"
+
+
+class Suppression(TenantScopedModel):
+    """抑止 (標準仕様書 3.1): one process (異動, 発行, 照会) stopped (エラー) or warned (アラート) for a
+    person or a 世帯, from a start date until released (本解除).
+
+    The end date passing does not end it. A 一時解除 is a window ``temp_from``–``temp_until``:
+    once it has passed the 抑止 applies again, without any job.
+    """
+
+    pk = models.CompositePrimaryKey("tenant", "id")
+    id = models.BigIntegerField(default=new_id)
+    target_kind = models.CharField("対象の単位", max_length=10)  # person 個人 / household 世帯
+    target = models.CharField("宛名番号又は世帯番号", max_length=16)
+    process = models.CharField("抑止する処理", max_length=10)  # move / issuance / inquiry
+    level = models.CharField("抑止レベル", max_length=10)  # error / alert
+    reason = models.CharField("抑止事由", max_length=20)
+    note = models.CharField("備考", max_length=400, blank=True)
+    start_date = models.DateField("開始日")
+    end_date = models.DateField("終了日", null=True)
+    created_by = models.CharField("設定者", max_length=160)
+    created_at = models.DateTimeField("設定日時")
+    released_at = models.DateTimeField("解除日時", null=True)
+    released_by = models.CharField("解除者", max_length=160, blank=True)
+    release_note = models.CharField("解除理由", max_length=400, blank=True)
+    temp_from = models.DateTimeField("一時解除の開始", null=True)
+    temp_until = models.DateTimeField("一時解除の終了", null=True)
+    temp_by = models.CharField("一時解除者", max_length=160, blank=True)
+    temp_reason = models.CharField("一時解除の理由", max_length=400, blank=True)
+
+    class Meta(TenantScopedModel.Meta):
+        verbose_name = "抑止"
+        indexes = [models.Index(fields=["tenant", "target", "process"], name="suppression_target")]
+
+
+class SupportMeasure(TenantScopedModel):
+    """支援措置 (DV・ストーカー・児童虐待等の被害者の支援, 標準仕様書 3.4, 1.1.16).
+
+    status: provisional 仮支援措置 (from the 申出, until the need is confirmed) → active 支援措置
+    (one-year periods, renewed from one month before the end) → ended 終了. ``periods`` keeps
+    every past period. The persons protected are in :class:`SupportMeasurePerson`.
+    """
+
+    pk = models.CompositePrimaryKey("tenant", "id")
+    id = models.BigIntegerField(default=new_id)
+    applicant = models.CharField("申出者の宛名番号", max_length=16)
+    status = models.CharField("状態", max_length=12)
+    received_on = models.DateField("申出の受付日")
+    provisional_from = models.DateField("仮支援措置の開始年月日", null=True)
+    start_date = models.DateField("支援措置の開始年月日", null=True)
+    end_date = models.DateField("支援措置の終了年月日", null=True)
+    periods = models.JSONField("これまでの期間", default=list)
+    affairs = models.JSONField("支援を求められている事務", default=list)
+    offender_name = models.CharField("加害者の氏名", max_length=200, blank=True)
+    offender_atena_no = models.CharField("加害者の宛名番号", max_length=16, blank=True)
+    note = models.CharField("備考", max_length=1000, blank=True)
+    ended_on = models.DateField("終了日", null=True)
+    end_reason = models.CharField("終了理由", max_length=400, blank=True)
+    created_by = models.CharField("登録者", max_length=160)
+    created_at = models.DateTimeField("登録日時")
+    updated_by = models.CharField("更新者", max_length=160, blank=True)
+    temp_from = models.DateTimeField("一時解除の開始", null=True)
+    temp_until = models.DateTimeField("一時解除の終了", null=True)
+    temp_by = models.CharField("一時解除者", max_length=160, blank=True)
+    temp_reason = models.CharField("一時解除の理由", max_length=400, blank=True)
+
+    class Meta(TenantScopedModel.Meta):
+        verbose_name = "支援措置"
+        indexes = [models.Index(fields=["tenant", "status", "end_date"], name="supportmeasure_status")]
+
+
+class SupportMeasurePerson(TenantScopedModel):
+    """A person protected by a 支援措置: the applicant (申出者) or 併せて支援を求める者."""
+
+    pk = models.CompositePrimaryKey("tenant", "measure_id", "atena_no")
+    measure_id = models.BigIntegerField("支援措置")
+    atena_no = models.CharField("宛名番号", max_length=16)
+    role = models.CharField("区分", max_length=12)  # applicant / accompanying
+    relationship = models.CharField("申出者との関係", max_length=40, blank=True)
+
+    class Meta(TenantScopedModel.Meta):
+        verbose_name = "支援対象者"
+        indexes = [models.Index(fields=["tenant", "atena_no"], name="supportperson_atena")]

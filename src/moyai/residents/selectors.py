@@ -10,18 +10,52 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from moyai.platform.audit import services as audit
+from moyai.platform.audit.models import AccessLog, AccessLogSubject
 from moyai.platform.codes.wareki import JpDateError, parse_date_query
 from moyai.platform.db.lookups import PREFIX_END
 from moyai.platform.identity.services import Principal
 
 from .domain.model import HistoryRow, PersonState, history_rows, replay
 from .domain.search_keys import address_key, fuzzy_kana_key, is_kana_query, kana_key, name_key, query_terms
+from .domain.suppression import (
+    IssuanceDecision,
+    MeasureFacts,
+    PersonDecision,
+    ProcessDecision,
+    Requester,
+    SuppressionFacts,
+    decide_issuance,
+    decide_process,
+    renewal_opens,
+    wareki,
+)
+from .domain.suppression import Outcome as IssuanceOutcome
+from .domain.suppression import Process as SuppressedProcess
 from .errors import RegistryError, ResidentsErrorCode
-from .models import ChangeRequest, Resident, SearchHistory, SearchKey
+from .models import ChangeRequest, Resident, SearchHistory, SearchKey, SupportMeasure, SupportMeasurePerson, Suppression
 from .services import events_of, household_candidates, members_on
+from .suppression import (
+    VIEW_RIGHT,
+    SuppressionError,
+    blocked,
+    check_process,
+    households_of,
+    measure_facts,
+    measures_for,
+    person_order,
+    persons_of,
+    protected_atena,
+    record_blocked,
+    refuse,
+    search_context,
+    suppressions_for,
+)
+
+__all__ = ["IssuanceDecision", "IssuanceOutcome", "PersonDecision", "ProcessDecision", "SuppressedProcess"]
 
 MAX_PER_PAGE = 100
 
@@ -58,6 +92,8 @@ class SearchResult:
     page: int
     per_page: int
     items: list[Resident] = field(default_factory=list)
+    #: 宛名番号 → marks shown beside the hit (抑止対象, 支援措置: 標準仕様書 3.1 "検索結果の表示の際、抑止対象であることが明らか")
+    marks: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _digits(s: str) -> str:
@@ -163,7 +199,14 @@ def _keys(kind: str, key: str, match: str) -> QuerySet[SearchKey]:
 
 
 def search(actor: Principal, q: SearchQuery, *, purpose: str = "") -> SearchResult:
+    """Search; persons under a 支援措置 are left out (also from the count) unless the actor may see them."""
     qs = build_search(q)
+    protected, suppressed = search_context(_today())
+    if protected and VIEW_RIGHT not in actor.permissions:
+        hidden = [row["atena_no"] for row in qs.filter(atena_no__in=sorted(protected))[:MAX_PER_PAGE]]
+        if hidden:
+            record_blocked(blocked(actor, "search", hidden, query=_query_for_log(q), hidden=len(hidden)))
+            qs = qs.exclude(atena_no__in=sorted(protected))
     total = qs[:COUNT_CAP + 1].count()  # "more than COUNT_CAP" is all a counter needs to know
     offset = (q.page - 1) * q.per_page
     atena = [row["atena_no"] for row in qs[offset : offset + q.per_page]]
@@ -174,7 +217,10 @@ def search(actor: Principal, q: SearchQuery, *, purpose: str = "") -> SearchResu
                  detail={"query": _query_for_log(q), "total": total, "page": q.page})
     if q.page == 1:
         remember_search(actor, q)
-    return SearchResult(total=total, page=q.page, per_page=q.per_page, items=items)
+    marked = [r.atena_no for r in items if r.atena_no in suppressed or r.household_no in suppressed
+              or (r.atena_no in protected and VIEW_RIGHT in actor.permissions)]
+    return SearchResult(total=total, page=q.page, per_page=q.per_page, items=items,
+                        marks=suppression_marks(actor, marked, protected=protected))
 
 
 def _query_for_log(q: SearchQuery) -> dict[str, Any]:
@@ -206,6 +252,8 @@ class ResidentView:
     household: list[PersonState]
     as_of: dt.date | None
     recorded_at: dt.datetime | None
+    #: 抑止 and 支援措置 notices for the screen (照会 アラート, 支援措置期間中, 期間終了間近…)
+    notices: tuple[str, ...] = ()
 
 
 def resident_view(
@@ -215,8 +263,16 @@ def resident_view(
     as_of: dt.date | None = None,
     recorded_at: dt.datetime | None = None,
     purpose: str = "",
+    process: str = "inquiry",
 ) -> ResidentView:
-    """One resident's record and household, as of an effective date, as recorded at a moment."""
+    """One resident's record and household, as of an effective date, as recorded at a moment.
+
+    A person under a 支援措置 is "not found" for an actor without the right, and left out of the
+    household of others; a 照会 抑止 at エラー level refuses the view (3.1). Both are logged as
+    blocked attempts. ``process``: "issuance" when a certificate is being made (the 発行 抑止 and
+    the 支援措置 rules are then :func:`issuance_check`'s), else "inquiry".
+    """
+    notices = guard_view(actor, atena_no, process=process)
     histories = events_of([atena_no])
     state = replay(histories[atena_no], as_of=as_of, recorded_at=recorded_at)
     if state is None:
@@ -224,12 +280,12 @@ def resident_view(
                             + ("（指定日時点）" if as_of or recorded_at else ""), status=404, field="atena_no")
     members: list[PersonState] = []
     if state.household_no and state.is_resident:
-        members = household_on(state.household_no, as_of=as_of, recorded_at=recorded_at)
+        members = hide_protected(actor, household_on(state.household_no, as_of=as_of, recorded_at=recorded_at))
     audit.record(actor, "resident.view", [atena_no, *[m.atena_no for m in members]], purpose=purpose,
                  individual_number=bool(state.individual_number),
                  detail={"as_of": as_of.isoformat() if as_of else None,
                          "recorded_at": recorded_at.isoformat() if recorded_at else None})
-    return ResidentView(state, members, as_of, recorded_at)
+    return ResidentView(state, members, as_of, recorded_at, notices)
 
 
 def household_on(household_no: str, *, as_of: dt.date | None = None,
@@ -244,7 +300,7 @@ def household_on(household_no: str, *, as_of: dt.date | None = None,
 
 def household_view(actor: Principal, household_no: str, *, as_of: dt.date | None = None,
                    recorded_at: dt.datetime | None = None, purpose: str = "") -> list[PersonState]:
-    members = household_on(household_no, as_of=as_of, recorded_at=recorded_at)
+    members = hide_protected(actor, household_on(household_no, as_of=as_of, recorded_at=recorded_at))
     if not members:
         raise RegistryError(ResidentsErrorCode.NOT_FOUND, f"世帯番号 {household_no} の世帯はありません", status=404)
     audit.record(actor, "household.view", [m.atena_no for m in members], purpose=purpose,
@@ -254,6 +310,7 @@ def household_view(actor: Principal, household_no: str, *, as_of: dt.date | None
 
 def history(actor: Principal, atena_no: str, *, purpose: str = "") -> list[HistoryRow]:
     """The standard's full history rows (one per 履歴番号) of one resident."""
+    guard_view(actor, atena_no)
     evs = events_of([atena_no])[atena_no]
     if not evs:
         raise RegistryError(ResidentsErrorCode.NOT_FOUND, f"宛名番号 {atena_no} の住民記録はありません", status=404)
@@ -275,3 +332,430 @@ def change_view(actor: Principal, request_id: int) -> ChangeRequest:
         raise RegistryError(ResidentsErrorCode.REQUEST_NOT_FOUND, f"仮登録 {request_id} は見つかりません", status=404)
     audit.record(actor, "move.view", [m["atena_no"] for m in req.moves], detail={"request": req.id})
     return req
+
+
+# ------------------------------------------------------------------ 抑止 and 支援措置 (標準仕様書 3.1, 3.4, 2.2.4)
+
+
+def _today() -> dt.date:
+    return timezone.localdate()
+
+
+def guard_view(actor: Principal, atena_no: str, *, process: str = "inquiry") -> tuple[str, ...]:
+    """Refuse a view of a protected person to an actor without the right (as if not found), and a
+    view stopped by a 照会 抑止 (エラー); returns the notices to show with the record."""
+    today, now = _today(), timezone.now()
+    measures = [m for m in measures_for([atena_no]) if m.protects(today) and atena_no in m.persons]
+    if measures and VIEW_RIGHT not in actor.permissions:
+        raise refuse(ResidentsErrorCode.NOT_FOUND, f"宛名番号 {atena_no} の住民記録はありません",
+                     blocked(actor, "inquiry", [atena_no], refused="support_measure"), status=404, field="atena_no")
+    notices: list[str] = []
+    hh = households_of([atena_no])
+    sups = suppressions_for([atena_no], hh)
+    if process == "inquiry":
+        decision = decide_process(SuppressedProcess.INQUIRY, [atena_no], hh, sups, today, now)
+        if decision.errors:
+            raise refuse("suppression.suppressed", " / ".join(dict.fromkeys(b.message for b in decision.errors)),
+                         blocked(actor, "inquiry", [atena_no], refused="suppression",
+                                 suppressions=[b.suppression_id for b in decision.errors]),
+                         status=403, field="atena_no")
+        notices += [b.message for b in decision.alerts]
+    notices += suppression_marks(actor, [atena_no], measures=measures, households=hh,
+                                 suppressions=sups).get(atena_no, [])
+    for m in measures:
+        notices += m.notices(today)
+    return tuple(dict.fromkeys(notices))
+
+
+def hide_protected(actor: Principal, members: list[PersonState]) -> list[PersonState]:
+    """Members of a 世帯 without the persons under a 支援措置, for an actor without the right."""
+    if VIEW_RIGHT in actor.permissions or not members:
+        return members
+    protected = protected_atena(_today()) & {m.atena_no for m in members}
+    if not protected:
+        return members
+    record_blocked(blocked(actor, "inquiry", protected, hidden_from="household"))
+    return [m for m in members if m.atena_no not in protected]
+
+
+def suppression_marks(actor: Principal, atena_nos: list[str], *, protected: set[str] | None = None,
+                      measures: list[MeasureFacts] | None = None, households: dict[str, str] | None = None,
+                      suppressions: list[SuppressionFacts] | None = None) -> dict[str, list[str]]:
+    """What a list or a record shows beside each person: 抑止 in force, and (with the right) 支援措置.
+
+    ``households``/``suppressions``/``measures``: facts the caller already read (else read here)."""
+    if not atena_nos:
+        return {}
+    from .domain.suppression import rules as suppression_rules
+
+    r = suppression_rules()
+    today, now = _today(), timezone.now()
+    hh = households if households is not None else households_of(atena_nos)
+    out: dict[str, list[str]] = {}
+    for s in suppressions if suppressions is not None else suppressions_for(atena_nos, hh):
+        if not s.in_force(today, now):
+            continue
+        label = f"{r.processes[s.process.value]}抑止（{r.levels[s.level.value]}）"
+        if s.release is not None and s.release.covers(now):
+            label += f"一時解除中（{s.release.until.astimezone(timezone.get_current_timezone()):%H:%M}まで）"
+        if s.overdue(today) and s.end_date:
+            label += "・終了日経過"
+        for a in atena_nos:
+            if (s.target_kind == "person" and s.target == a) or (s.target_kind == "household" and s.target == hh.get(a)):
+                out.setdefault(a, []).append(label)
+    if VIEW_RIGHT in actor.permissions:
+        if measures is None:
+            wanted = [a for a in atena_nos if protected is None or a in protected]
+            measures = measures_for(wanted) if wanted else []
+        for m in measures:
+            if not m.protects(today):
+                continue
+            for a in atena_nos:
+                if a in m.persons:
+                    out.setdefault(a, []).append(f"{m.name}（{_PHASES[m.phase(today).value]}）")
+    return {a: list(dict.fromkeys(v)) for a, v in out.items()}
+
+
+_PHASES = {"provisional": "仮支援措置中", "active": "期間中", "expiring": "期間終了間近", "expired": "期間終了・未延長",
+           "ended": "終了", "not_started": "開始前"}
+
+
+def issuance_check(
+    actor: Principal,
+    atena_nos: list[str] | tuple[str, ...],
+    *,
+    requester: Requester,
+    on: dt.date,
+    now: dt.datetime | None = None,
+    requested_by: str | None = None,
+) -> IssuanceDecision:
+    """May a certificate naming these persons be issued to this requester? (3.1 発行抑止, 3.4 支援措置)
+
+    One :class:`PersonDecision` per person: allowed / omit (make the certificate without them) /
+    refuse (no certificate), with Japanese reasons and alerts to confirm. The rules per requester
+    are in ``suppression_rules.yaml``: by default a person under a 支援措置 is refused to a third
+    party or a public office (until a 一時解除 after 審査), omitted from a certificate requested by
+    another member of the 世帯, and allowed (with an alert) to themselves. ``requested_by``: the
+    requester's 宛名番号 when they are a resident (decides who is 本人 of each measure).
+
+    Blocked persons are written to the access log as a blocked attempt. When the caller refuses
+    the issuance by raising, raise :func:`issuance_refusal` so that entry survives the rollback.
+    """
+    now = now or timezone.now()
+    hh = households_of(atena_nos)
+    decision = decide_issuance(
+        list(atena_nos), requester=requester, on=on, now=now, households=hh,
+        suppressions=suppressions_for(atena_nos, hh), measures=measures_for(atena_nos),
+        detailed=VIEW_RIGHT in actor.permissions, requested_by=requested_by,
+    )
+    if decision.blocked:
+        record_blocked(_issuance_blocked(actor, decision))
+    return decision
+
+
+def _issuance_blocked(actor: Principal, decision: IssuanceDecision) -> Any:
+    return blocked(actor, "issuance", [p.atena_no for p in decision.blocked], requester=decision.requester,
+                   on=decision.on.isoformat(),
+                   refused=[p.atena_no for p in decision.persons if p.outcome == IssuanceOutcome.REFUSE],
+                   omitted=decision.omitted)
+
+
+def issuance_refusal(actor: Principal, decision: IssuanceDecision) -> SuppressionError:
+    """The error to raise for a refused issuance (its blocked-attempt entry is kept after rollback)."""
+    return SuppressionError("suppression.suppressed", decision.message or "交付できません", status=403,
+                            field="atena_no", blocked=_issuance_blocked(actor, decision))
+
+
+def process_check(actor: Principal, process: str, atena_nos: list[str] | tuple[str, ...], on: dt.date,
+                  now: dt.datetime | None = None) -> ProcessDecision:
+    """The 抑止 of a process (move 異動, issuance 発行, inquiry 照会) for these persons: errors stop
+    it, alerts need confirmation. A stopped process is logged as a blocked attempt."""
+    decision = check_process(SuppressedProcess(process), list(atena_nos), on=on, now=now)
+    if decision.errors:
+        record_blocked(blocked(actor, process, [b.atena_no for b in decision.errors],
+                               suppressions=[b.suppression_id for b in decision.errors]))
+    return decision
+
+
+def support_measure_flags(atena_nos: list[str] | tuple[str, ...] | set[str], on: dt.date) -> set[str]:
+    """宛名番号 among ``atena_nos`` protected by a 支援措置 or 仮支援措置 on ``on`` (支援措置対象フラグ of
+    the 中間標準レイアウト). No log entry: the caller's export is logged as a whole."""
+    wanted = set(atena_nos)
+    return {a for m in measures_for(wanted) if m.protects(on) for a in m.persons if a in wanted}
+
+
+@dataclass(frozen=True)
+class MeasureView:
+    """A 支援措置 as the 支援対象者管理 screen shows it (1.1.16, 2.2.4)."""
+
+    measure: SupportMeasure
+    persons: list[SupportMeasurePerson]
+    phase: str
+    notices: tuple[str, ...]
+    renewable_from: dt.date | None
+
+
+def measure_view_of(row: SupportMeasure, persons: list[SupportMeasurePerson], on: dt.date) -> MeasureView:
+    facts = measure_facts(row, {p.atena_no: p.role for p in persons})
+    renewable = renewal_opens(row.end_date) if row.status == "active" and row.end_date else None
+    return MeasureView(row, persons, facts.phase(on).value, tuple(facts.notices(on)), renewable)
+
+
+def support_measures(actor: Principal, *, atena_no: str = "", include_ended: bool = False,
+                     on: dt.date | None = None, limit: int = 500) -> list[MeasureView]:
+    """支援対象者照会: the measures (of one person, or all), newest first (support_measure.view)."""
+    actor.require(VIEW_RIGHT)
+    on = on or _today()
+    qs = SupportMeasure.objects.all()
+    if atena_no:
+        qs = qs.filter(id__in=SupportMeasurePerson.objects.filter(atena_no=atena_no).values("measure_id"))
+    if not include_ended:
+        qs = qs.exclude(status="ended")
+    rows = list(qs.order_by("-created_at", "id")[:limit])
+    persons: dict[int, list[SupportMeasurePerson]] = {r.id: [] for r in rows}
+    for p in sorted(SupportMeasurePerson.objects.filter(measure_id__in=sorted(persons)), key=person_order):
+        persons[p.measure_id].append(p)
+    out = [measure_view_of(r, persons[r.id], on) for r in rows]
+    audit.record(actor, "support_measure.list", [p.atena_no for v in out for p in v.persons],
+                 detail={"atena_no": atena_no, "include_ended": include_ended})
+    return out
+
+
+def support_measure(actor: Principal, measure_id: int, *, on: dt.date | None = None) -> MeasureView:
+    actor.require(VIEW_RIGHT)
+    row = SupportMeasure.objects.filter(id=measure_id).first()
+    if row is None:
+        raise RegistryError("suppression.not_found", f"支援措置 {measure_id} は見つかりません", status=404)
+    view = measure_view_of(row, persons_of(row.id), on or _today())
+    audit.record(actor, "support_measure.view", [p.atena_no for p in view.persons], detail={"measure": row.id})
+    return view
+
+
+@dataclass(frozen=True)
+class BlockedEntry:
+    """A blocked attempt (a hidden search hit, a refused view, issuance or 異動) for the admin."""
+
+    id: int
+    at: dt.datetime
+    actor: str
+    process: str
+    subjects: list[str]
+    detail: dict[str, Any]
+
+
+def blocked_attempts(actor: Principal, *, since: dt.datetime, until: dt.datetime,
+                     limit: int = 200) -> list[BlockedEntry]:
+    """Blocked attempts of the 団体 between ``since`` and ``until``, newest first (suppression.monitor)."""
+    actor.require("suppression.monitor")
+    rows = list(AccessLog.objects.filter(outcome="blocked", at__gte=since, at__lt=until)
+                .order_by("-at", "-id")[:limit])
+    subjects: dict[int, list[str]] = {r.id: [] for r in rows}
+    for log_id, atena in (AccessLogSubject.objects.filter(log_id__in=sorted(subjects))
+                          .order_by("atena_no").values_list("log_id", "atena_no")):
+        subjects[log_id].append(atena)
+    out = [BlockedEntry(r.id, r.at, r.actor, r.operation.removeprefix("blocked:"), subjects[r.id], r.detail)
+           for r in rows]
+    audit.record(actor, "suppression.monitor", [a for e in out for a in e.subjects],
+                 detail={"since": since.isoformat(), "until": until.isoformat(), "entries": len(out)})
+    return out
+
+
+@dataclass(frozen=True)
+class DueItem:
+    """A measure or a 抑止 that needs someone's attention: renewal, expiry, an end date passed."""
+
+    kind: str  # support_measure / suppression
+    id: int
+    phase: str  # expiring / expired / provisional / overdue
+    end_date: dt.date | None
+    subjects: list[str]
+    message: str
+
+
+def due_for_attention(actor: Principal, *, on: dt.date | None = None) -> list[DueItem]:
+    """支援措置 whose period ends within the alert window or has ended without renewal, 仮支援措置
+    still open, and 抑止 past their end date (suppression.monitor), soonest first."""
+    actor.require("suppression.monitor")
+    from .domain.suppression import add_months
+    from .domain.suppression import rules as suppression_rules
+
+    on = on or _today()
+    r = suppression_rules()
+    horizon = add_months(on, r.expiring_alert_months)
+    rows = list(SupportMeasure.objects.exclude(status="ended").filter(
+        Q(status="provisional") | Q(end_date__lte=horizon)))
+    persons: dict[int, dict[str, str]] = {m.id: {} for m in rows}
+    for mid, atena, role in SupportMeasurePerson.objects.filter(measure_id__in=sorted(persons)).values_list(
+            "measure_id", "atena_no", "role"):
+        persons[mid][atena] = role
+    out: list[DueItem] = []
+    for m in rows:
+        facts = measure_facts(m, persons[m.id])
+        phase = facts.phase(on)
+        if phase.value not in ("expiring", "expired", "provisional"):
+            continue
+        msg = " / ".join(facts.period_alerts(on)) or (r.message("measure_provisional", start=wareki(facts.since))
+                                                       if facts.since else "仮支援措置")
+        out.append(DueItem("support_measure", m.id, phase.value, m.end_date, sorted(persons[m.id]), msg))
+    for s in Suppression.objects.filter(released_at__isnull=True, end_date__lt=on):
+        out.append(DueItem("suppression", s.id, "overdue", s.end_date,
+                           [s.target] if s.target_kind == "person" else [],
+                           r.message("suppression_overdue", end=wareki(s.end_date)) if s.end_date else ""))
+    out.sort(key=lambda d: (d.end_date or dt.date.min, d.kind, d.id))
+    audit.record(actor, "suppression.due", [a for d in out for a in d.subjects], detail={"on": on.isoformat()})
+    return out
+
+
+def resident_marks(actor: Principal, atena_no: str) -> tuple[str, ...]:
+    """The 抑止 and 支援措置 notices of one person, for a screen (refused like :func:`resident_view`)."""
+    notices = guard_view(actor, atena_no)
+    if not Resident.objects.filter(atena_no=atena_no).exists():
+        raise RegistryError(ResidentsErrorCode.NOT_FOUND, f"宛名番号 {atena_no} の住民記録はありません", status=404,
+                            field="atena_no")
+    audit.record(actor, "resident.marks", [atena_no])
+    return notices
+
+
+# ------------------------------------------------------------------ 宛名連携 (read by moyai.linkage)
+
+#: the 宛名 items other business systems may receive (moyai.linkage filters them per consumer)
+ATENA_ITEMS = ("household_no", "status", "resident_kind", "name", "kana", "birth_date", "sex", "relationship",
+               "postal_code", "address", "katagaki", "removed_on", "individual_number")
+
+
+def _atena_record(r: Resident, with_number: bool) -> dict[str, Any]:
+    return {"atena_no": r.atena_no, "household_no": r.household_no or None, "status": r.status,
+            "resident_kind": r.resident_kind or None, "name": r.display_name or None, "kana": r.display_kana or None,
+            "birth_date": r.birth_sort or None, "sex": r.sex or None, "relationship": r.relationship or None,
+            "postal_code": r.postal_code or None, "address": r.address or None, "katagaki": r.katagaki or None,
+            "removed_on": r.removed_on.isoformat() if r.removed_on else None,
+            "individual_number": (r.individual_number or None) if with_number else None}
+
+
+def atena_records(actor: Principal, atena_nos: list[str] | None, *, purpose: str,
+                  individual_number: bool = False) -> list[dict[str, Any]]:
+    """宛名連携 (標準仕様書 7.2.3): the current 宛名 items of these residents (``None``: every
+    resident and 除票 of the 団体), in 宛名番号 order, as plain values; one access-log entry."""
+    rows = Resident.objects.all() if atena_nos is None else Resident.objects.filter(atena_no__in=atena_nos)
+    out = [_atena_record(r, individual_number) for r in rows.order_by("atena_no")]
+    audit.record(actor, "resident.linkage", [o["atena_no"] for o in out], purpose=purpose,
+                 individual_number=individual_number, detail={"count": len(out), "full": atena_nos is None})
+    return out
+
+
+# ------------------------------------------------------------------ 情報連携 (read by moyai.gateway)
+
+
+@dataclass(frozen=True)
+class ExchangeRecord:
+    """One resident as the gateway (情報連携) answers for them: as :func:`resident_view` and
+    :func:`history` would return them to the same actor on the same date."""
+
+    record: PersonState
+    household: list[PersonState]
+    history: list[HistoryRow] | None = None
+
+
+#: :func:`exchange_records`' one query: the persons and their 世帯's members from the projection
+#: ("r"), then whatever sends a person to the full rules: a 支援措置 not ended on any of them ("m"),
+#: an 抑止 not released on a person or their 世帯 ("s"), a projection not yet brought to ``on`` ("p").
+_EXCHANGE_SQL = """
+WITH r AS (
+  SELECT atena_no, household_no, state FROM residents_resident
+  WHERE tenant_code = %s AND (atena_no IN ({marks}) OR household_no IN (
+    SELECT household_no FROM residents_resident WHERE tenant_code = %s AND atena_no IN ({marks})
+    AND household_no <> '')))
+SELECT 'r', atena_no, state FROM r
+UNION ALL
+SELECT 'm', p.atena_no, NULL FROM residents_supportmeasureperson p
+  WHERE p.tenant_code = %s AND p.atena_no IN (SELECT atena_no FROM r) AND p.measure_id IN (
+    SELECT id FROM residents_supportmeasure m WHERE m.tenant_code = p.tenant_code AND m.status <> %s)
+UNION ALL
+SELECT 's', s.target, NULL FROM residents_suppression s
+  WHERE s.tenant_code = %s AND s.released_at IS NULL AND (
+    (s.target_kind = 'person' AND s.target IN ({marks}))
+    OR (s.target_kind = 'household' AND s.target IN (SELECT household_no FROM r WHERE household_no <> '')))
+UNION ALL
+SELECT 'p', atena_no, NULL FROM residents_resident WHERE tenant_code = %s AND pending_from <= %s
+"""
+
+
+def _household_order(s: PersonState) -> tuple[int, int, str]:
+    return 0 if s.relationship == "世帯主" else 1, s.order_in_household or 99, s.atena_no
+
+
+def exchange_records(actor: Principal, atena_nos: list[str] | tuple[str, ...], *, on: dt.date, purpose: str,
+                     with_history: bool = False) -> dict[str, ExchangeRecord]:
+    """The records (as of ``on``), households and, if asked, 異動履歴 of these residents, for 情報連携.
+
+    Same results, refusals and access-log entries as :func:`resident_view` (and :func:`history`)
+    per person — a person not in the registry, protected by a 支援措置 from this actor, or stopped
+    by a 照会 抑止 is absent from the result (the refusal logged as a blocked attempt) — but read
+    from the current-record projection in three queries: the persons and their households'
+    members; one UNION over the 支援措置 persons, the 抑止 and the not-yet-projected 異動
+    (``pending_from``); one access-log entry. Only persons that query flags (or every person,
+    when ``on`` is before today or a projection is stale) go through :func:`resident_view`, so the
+    抑止/支援措置 rules stay :func:`guard_view`'s and :func:`hide_protected`'s alone.
+    """
+    import json
+
+    from django.db import connection
+
+    from moyai.platform.tenancy.scope import current_tenant_code
+
+    from .domain.suppression import MeasureStatus
+
+    wanted = sorted(set(atena_nos))
+    if not wanted:
+        return {}
+    marks = ", ".join(["%s"] * len(wanted))
+    tenant = current_tenant_code()
+    rows: dict[str, PersonState] = {}
+    flagged: set[str] = set()
+    stale = on < _today()
+    with connection.cursor() as cur:
+        cur.execute(_EXCHANGE_SQL.format(marks=marks),
+                    [tenant, *wanted, tenant, *wanted, tenant, MeasureStatus.ENDED, tenant, *wanted, tenant, on])
+        for src, atena_no, value in cur.fetchall():
+            if src == "r":
+                rows[atena_no] = PersonState(**(json.loads(value) if isinstance(value, str | bytes) else value))
+            else:
+                stale |= src == "p"
+                flagged.add(atena_no)
+
+    out: dict[str, ExchangeRecord] = {}
+    fast: list[str] = []
+    for a in wanted:
+        r = rows.get(a)
+        if r is None:
+            continue
+        if stale or a in flagged or (r.household_no and r.household_no in flagged) or any(
+                m.household_no == r.household_no and m.atena_no in flagged for m in rows.values() if r.household_no):
+            try:
+                view = resident_view(actor, a, as_of=on, purpose=purpose)
+                out[a] = ExchangeRecord(view.record, view.household,
+                                        history(actor, a, purpose=purpose) if with_history else None)
+            except RegistryError:
+                pass
+            continue
+        fast.append(a)
+    if not fast:
+        return out
+    states = rows
+    seen: list[str] = []
+    for a in fast:
+        s = states[a]
+        members = sorted((m for m in states.values() if m.is_resident and m.household_no == s.household_no),
+                         key=_household_order) if s.household_no and s.is_resident else []
+        out[a] = ExchangeRecord(s, members)
+        seen += [a, *[m.atena_no for m in members]]
+    audit.record(actor, "resident.view", seen, purpose=purpose,
+                 individual_number=any(states[a].individual_number for a in fast),
+                 detail={"as_of": on.isoformat(), "recorded_at": None}
+                 | ({"persons": len(fast)} if len(fast) > 1 else {}))
+    if with_history:
+        histories = events_of(fast)
+        for a in fast:
+            out[a] = ExchangeRecord(out[a].record, out[a].household, history_rows(histories[a]))
+        audit.record(actor, "resident.history", fast, purpose=purpose)
+    return out

@@ -28,7 +28,7 @@ from moyai.platform.codes.checkdigits import with_mod11
 from moyai.platform.identity.services import Principal
 from moyai.platform.tenancy.services import parameter
 
-from . import projections
+from . import projections, signals, suppression
 from .domain.model import Effect, MoveEvent, PersonState, first_effective_date, kind_spec, replay
 from .domain.rules import (
     Finding,
@@ -304,6 +304,10 @@ def propose(
         findings += _invalid_findings(kind, atena, problems)
         moves.append(ProposedMove(kind, atena, effective_date, notified_date, changes, cancels))
     findings += evaluate(moves)
+    stopped = _suppression_findings(moves)
+    findings += stopped
+    if any(f.level == Level.ERROR for f in stopped):
+        suppression.record_blocked(_move_blocked(actor, kind, stopped))
     req = ChangeRequest.objects.create(
         kind=kind,
         effective_date=effective_date,
@@ -346,12 +350,33 @@ def get_request(request_id: int) -> ChangeRequest:
 OPEN = ("draft", "awaiting_approval")
 
 
-def _recheck(req: ChangeRequest, confirm_alerts: bool) -> list[Finding]:
-    findings = evaluate(_moves_of(req))
+def _suppression_findings(moves: Sequence[ProposedMove]) -> list[Finding]:
+    """異動抑止 (標準仕様書 3.1) of the subjects, as エラー / アラート findings."""
+    decision = suppression.check_process(suppression.Process.MOVE, [m.atena_no for m in moves])
+    return [Finding("suppression", b.level, b.message, b.atena_no) for b in decision.blocks]
+
+
+def _move_blocked(actor: Principal, kind: str, stopped: Sequence[Finding]) -> suppression.BlockedAttempt:
+    return suppression.blocked(actor, "move", [f.atena_no for f in stopped if f.level == Level.ERROR and f.atena_no],
+                               kind=kind)
+
+
+def _recheck(req: ChangeRequest, confirm_alerts: bool, actor: Principal | None = None) -> list[Finding]:
+    moves = _moves_of(req)
+    stopped = _suppression_findings(moves)
+    findings = [*evaluate(moves), *stopped]
     # Item problems found at 仮登録 cannot disappear: keep them.
     stored_invalid = [f for f in req.findings if f["rule"] == "invalid_item"]
     req.findings = [*stored_invalid, *[f.as_dict() for f in findings]]
     errs = [f for f in req.findings if f["level"] == Level.ERROR]
+    if errs and actor is not None and any(f.level == Level.ERROR for f in stopped):
+        raise suppression.refuse(
+            ResidentsErrorCode.RULE_ERRORS,
+            "エラーがあるため登録できません: " + " / ".join(f["message"] for f in errs),
+            _move_blocked(actor, req.kind, stopped),
+            findings=errs,
+            status=422,
+        )
     if errs:
         req.save(update_fields=["findings"])
         raise RegistryError(
@@ -378,7 +403,7 @@ def register(actor: Principal, request_id: int, *, confirm_alerts: bool = False)
     if req.status != "draft":
         raise RegistryError(ResidentsErrorCode.INVALID_STATE, f"仮登録 {request_id} は{_status_label(req.status)}のため本登録できません",
                             status=409)
-    _recheck(req, confirm_alerts)
+    _recheck(req, confirm_alerts, actor)
     if kind_spec(req.kind).approval:
         req.status = "awaiting_approval"
         req.save(update_fields=["status", "findings"])
@@ -395,7 +420,7 @@ def approve(actor: Principal, request_id: int, *, confirm_alerts: bool = False, 
         raise RegistryError(ResidentsErrorCode.INVALID_STATE, f"仮登録 {request_id} は審査待ちではありません", status=409)
     if req.created_by == actor.label:
         raise RegistryError(ResidentsErrorCode.SELF_APPROVAL, "自分が入力した異動は審査できません", status=403)
-    _recheck(req, confirm_alerts)
+    _recheck(req, confirm_alerts, actor)
     req.decided_by = actor.label
     req.decided_at = timezone.now()
     req.decision_note = note[:400]
@@ -465,6 +490,8 @@ def _record(actor: Principal, req: ChangeRequest, operation: str) -> ChangeReque
     req.save(update_fields=["status", "group_id", "findings", "decided_by", "decided_at", "decision_note"])
     subjects = [r.atena_no for r in rows]
     projections.refresh(subjects)
+    signals.recorded.send(sender=Event, tenant_code=req.tenant_id, changes=[
+        signals.RecordedChange(r.atena_no, r.kind, r.effective_date, r.event_id, now) for r in rows])
     touches_number = any("individual_number" in r.changes for r in rows)
     audit.record(actor, operation, subjects, individual_number=touches_number,
                  detail={"request": req.id, "kind": req.kind, "events": [r.event_id for r in rows]})

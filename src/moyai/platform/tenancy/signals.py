@@ -14,7 +14,8 @@ from django.db import connections
 from django.db.models.signals import post_migrate
 from django.dispatch import receiver
 
-APPEND_ONLY_TABLES = ("residents_event", "audit_accesslog", "audit_accesslogsubject", "audit_securitylog")
+APPEND_ONLY_TABLES = ("residents_event", "audit_accesslog", "audit_accesslogsubject", "audit_securitylog",
+                      "certificates_issuancerecord", "certificates_revocation", "certificates_verificationlog")
 
 
 @receiver(post_migrate)
