@@ -119,8 +119,9 @@ def demo(
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     call_command("migrate", verbosity=0)
-    from moyai.demo import DEMO_PASSWORD, DEMO_USERS, build
+    from moyai.demo import DEMO_PASSWORD, DEMO_USERS, build, certificate_key_dir
 
+    os.environ.setdefault("MOYAI_CERT_KEY_DIR", str(certificate_key_dir()))
     summary = build(scale=scale, seed=seed, console=console)
     console.print(summary)
     console.print("\n[bold]デモ用ログイン[/bold]（全5団体に所属）:")
@@ -133,7 +134,8 @@ def demo(
 def _serve(host: str, port: int) -> None:
     import uvicorn
 
-    console.print(f"\n[bold]サーバー[/bold]: http://{host}:{port}/  （ログイン: http://{host}:{port}/login/）")
+    console.print(f"\n[bold]窓口画面[/bold]: http://{host}:{port}/  （ログイン: http://{host}:{port}/login/）")
+    console.print(f"証明書の検証ページ（ログイン不要）: http://{host}:{port}/verify/")
     console.print(f"API ドキュメント: http://{host}:{port}/api/v1/docs   OpenAPI: http://{host}:{port}/api/v1/openapi.json")
     console.print("停止は Ctrl+C")
     uvicorn.run("moyai.asgi:application", host=host, port=port, log_level="warning")
@@ -143,6 +145,10 @@ def _serve(host: str, port: int) -> None:
 def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     """サーバーを起動する。"""
     _django()
+    from moyai.demo import certificate_key_dir
+
+    if certificate_key_dir().is_dir():  # the demo's test keys, unless the operator names a key store
+        os.environ.setdefault("MOYAI_CERT_KEY_DIR", str(certificate_key_dir()))
     _serve(host, port)
 
 

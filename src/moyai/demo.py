@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from moyai.certificates.signing import FileIdentityStore, init_test_keys
 from moyai.platform.identity.services import create_staff, grant_role
 from moyai.platform.tenancy.models import Consortium
 from moyai.platform.tenancy.scope import tenant_scope
@@ -35,16 +36,23 @@ CONSORTIUM_DEFAULTS = {
     "resident_code_pool_alert_threshold": 100,
 }
 
+# (職名, 庁舎, 証明者の氏名): the names are invented for the demo, not the real office holders.
 ISSUERS = {
-    "352152": ("周南市長", "周南市役所"),
-    "352071": ("下松市長", "下松市役所"),
-    "352101": ("光市長", "光市役所"),
-    "352128": ("柳井市長", "柳井市役所"),
-    "355020": ("阿武町長", "阿武町役場"),
+    "352152": ("周南市長", "周南市役所", "舫　太郎"),
+    "352071": ("下松市長", "下松市役所", "舫　花子"),
+    "352101": ("光市長", "光市役所", "舫　次郎"),
+    "352128": ("柳井市長", "柳井市役所", "舫　明美"),
+    "355020": ("阿武町長", "阿武町役場", "舫　三郎"),
 }
 
 
-def build(scale: float = 1.0, seed: int = 1, console: Console | None = None, today: dt.date = DEMO_TODAY) -> Table:
+def certificate_key_dir() -> Path:
+    """Where the demo keeps its 団体 signing keys (made by a test CA at build time)."""
+    return Path(settings.BASE_DIR) / "var" / "demo" / "keys" / "certificates"
+
+
+def build(scale: float = 1.0, seed: int = 1, console: Console | None = None, today: dt.date = DEMO_TODAY,
+          key_dir: Path | None = None) -> Table:
     console = console or Console()
     started = time.perf_counter()
     consortium = Consortium.objects.filter(code="yamaguchi").first() or create_consortium(
@@ -71,10 +79,11 @@ def build(scale: float = 1.0, seed: int = 1, console: Console | None = None, tod
             create_tenant(code, name, "山口県", consortium)
             for username, role in DEMO_USERS:
                 grant_role(username, code, role, "demo")
-            title, office = ISSUERS.get(code, (f"{name}長", f"{name}役所"))
+            title, office, issuer_name = ISSUERS.get(code, (f"{name}長", f"{name}役所", "舫　太郎"))
             progress.update(task, description=f"{name}: 書き込み中")
             with tenant_scope(code):
                 set_parameter("issuer_title", title, dt.date(2020, 4, 1), "demo")
+                set_parameter("issuer_name", issuer_name, dt.date(2020, 4, 1), "demo")
                 set_parameter("office_name", office, dt.date(2020, 4, 1), "demo")
                 set_parameter("certificate_fee", 300, dt.date(2020, 4, 1), "demo")
                 pool_file = pool_dir / f"resident_codes_{code}.txt"
@@ -89,5 +98,6 @@ def build(scale: float = 1.0, seed: int = 1, console: Console | None = None, tod
             progress.advance(task)
             table.add_row(code, name, f"{pop.resident_count:,}", f"{pop.removed_count:,}",
                           f"{pop.household_count:,}", f"{summary.events:,}", f"{time.perf_counter() - t0:.1f}")
+    init_test_keys(FileIdentityStore(key_dir or certificate_key_dir()), [(code, name) for code, name, _ in MUNICIPALITIES])
     table.caption = f"合計 {time.perf_counter() - started:.1f} 秒"
     return table

@@ -18,7 +18,7 @@ ON = dt.date(2026, 4, 1)
 
 
 def test_every_gateway_data_file_loads_with_a_header() -> None:
-    assert datafiles.all_data_files(PACKAGE) == ["information_items", "legal_basis", "organisations"]
+    assert datafiles.all_data_files(PACKAGE) == ["information_items", "legal_basis", "organisations", "record_layouts"]
     for name in datafiles.all_data_files(PACKAGE):
         data = datafiles.load(PACKAGE, name)
         assert data.kind == name and data.source and data.entries

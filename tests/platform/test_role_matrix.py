@@ -671,7 +671,7 @@ def test_a_session_post_without_csrf_token_is_refused(world: World) -> None:
     assert r.json()["code"] == IdentityErrorCode.FORBIDDEN
     assert not Membership.objects.filter(user__username="kclerk1", tenant_id=SHUNAN).exists()
     # the same request with the CSRF cookie and header goes through
-    client.get("/login/")
+    client.get("/counter/?switch=1")  # any page of the counter UI sets the CSRF cookie
     token = client.cookies["csrftoken"].value
     r = client.generic("POST", f"{BASE}/staff", json.dumps({"username": "kclerk1", "role": "admin"}),
                        content_type="application/json", headers={"X-CSRFToken": token})

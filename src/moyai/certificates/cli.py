@@ -59,6 +59,27 @@ def verify_qr(text: str, cert: Annotated[list[Path], typer.Option(help="団体�
     typer.echo(f"真正です: 団体 {p.tenant} 証明書番号 {p.serial} 発行日 {p.issued_on} 要約 {p.digest.hex()}")
 
 
+@app.command("init-test-keys")
+def init_test_keys_command(
+    tenant: Annotated[list[str], typer.Option(help="団体コード:団体名（例 352152:周南市）。複数指定可")],
+    root: Annotated[Path | None, typer.Option(help="鍵ストア。省略時は $MOYAI_CERT_KEY_DIR")] = None,
+) -> None:
+    """評価・デモ用に、試験用認証局で署名した団体の証明書署名鍵を作る（本番では使わない）。"""
+    from .signing import FileIdentityStore, init_test_keys
+
+    pairs = []
+    for item in tenant:
+        code, sep, name = item.partition(":")
+        if not sep or not code.isdigit() or len(code) != 6 or not name:
+            typer.echo(f"--tenant は 団体コード6桁:団体名 の形で指定してください（{item}）", err=True)
+            raise typer.Exit(2)
+        pairs.append((code, name))
+    store = FileIdentityStore(root)
+    made = init_test_keys(store, pairs)
+    for code, _ in pairs:
+        typer.echo(f"{code}: {'作成しました' if code in made else '既にあります'}（{store.root / code}）")
+
+
 @app.command("sample")
 def sample(
     out: Path,

@@ -214,6 +214,35 @@ class FileIdentityStore:
         return [x509.load_pem_x509_certificate(p.read_bytes()) for p in sorted(d.glob("*.pem"))] if d.is_dir() else []
 
 
+def init_test_keys(store: FileIdentityStore, tenants: Iterable[tuple[str, str]]) -> list[str]:
+    """Give each (団体コード, 団体名) without a key a new one signed by the store's own test CA.
+
+    The test CA (``<root>/test-ca/``, key 0600) is made on first use and its certificate added to
+    ``trust/``; existing keys are kept. For evaluation and the demo only: production keys come from
+    the 団体's real CA and are placed in the store as files. Returns the codes given a new key."""
+    ca_dir = store.root / "test-ca"
+    if (ca_dir / "key.pem").exists():
+        loaded = serialization.load_pem_private_key((ca_dir / "key.pem").read_bytes(), password=None)
+        if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+            raise ValueError("試験用認証局の鍵が ECDSA ではありません")
+        ca_key, ca_cert = loaded, x509.load_pem_x509_certificate((ca_dir / "cert.pem").read_bytes())
+    else:
+        ca_key, ca_cert = make_test_ca()
+        ca_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(ca_dir / "key.pem", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(ca_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                         serialization.NoEncryption()))
+        (ca_dir / "cert.pem").write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+        store.add_trust_root(ca_cert)
+    made = []
+    for code, name in tenants:
+        if not (store.root / code / "key.pem").exists():
+            store.save(issue_identity(code, name, ca_key, ca_cert))
+            made.append(code)
+    return made
+
+
 # --- the QR payload -------------------------------------------------------------------------------
 
 
