@@ -51,6 +51,7 @@ class CertificateErrorCode(StrEnum):
     NOT_FOUND = "not_found"  # no such certificate in the 交付履歴
     ALREADY_REVOKED = "already_revoked"
     KIOSK = "kiosk"  # a コンビニ交付 request refused (token, card, hours)
+    QUERY = "query"  # a 交付履歴 query out of bounds (period, page)
 
 
 class CertificateError(DomainError, ValueError):
