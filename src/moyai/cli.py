@@ -38,6 +38,9 @@ app.add_typer(_gateway_app(), name="gateway")
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(staff_app, name="staff")
 app.add_typer(registry_app, name="registry")
+from moyai.linkage.cli import app as linkage_app  # noqa: E402  (typer only; Django set up per command)
+
+app.add_typer(linkage_app, name="linkage")
 
 
 def _portability(app: typer.Typer, tenant_app: typer.Typer) -> None:

@@ -15,7 +15,8 @@ from django.db.models.signals import post_migrate
 from django.dispatch import receiver
 
 APPEND_ONLY_TABLES = ("residents_event", "audit_accesslog", "audit_accesslogsubject", "audit_securitylog",
-                      "certificates_issuancerecord", "certificates_revocation", "certificates_verificationlog")
+                      "certificates_issuancerecord", "certificates_revocation", "certificates_verificationlog",
+                      "linkage_linkagechange", "linkage_linkagedelivery")
 
 
 @receiver(post_migrate)
