@@ -6,6 +6,7 @@ from ninja import NinjaAPI
 
 from moyai.certificates.api import kiosk_router, public_router
 from moyai.certificates.api import router as certificates_router
+from moyai.certificates.history_api import router as issuance_history_router
 from moyai.gateway.portal_api import router as portal_router
 from moyai.linkage.api import router as linkage_router
 from moyai.platform.audit.api import router as audit_router
@@ -33,5 +34,6 @@ api.add_router(TENANT, audit_router)
 api.add_router(TENANT, linkage_router)
 api.add_router("/portal", portal_router)
 api.add_router(TENANT, certificates_router)
+api.add_router(TENANT, issuance_history_router)
 api.add_router("/public", public_router)
 api.add_router("/kiosk", kiosk_router)

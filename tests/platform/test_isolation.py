@@ -542,6 +542,8 @@ PROBES: dict[str, Callable[[TenantData, int], Probe]] = {
     "/linkage/{consumer}/full": lambda o, i: Probe("/linkage/{consumer}/full", {"consumer": "tax"}),
     "/linkage/{consumer}/changes": lambda o, i: Probe("/linkage/{consumer}/changes", {"consumer": "tax"},
                                                       query={"after": "0"}),
+    "/certificate-issuances": lambda o, i: Probe("/certificate-issuances", query={
+        "date_from": "2000-01-01", "date_to": "2000-12-31", "atena_no": _pick(o.atena_nos, i)}),
     "/audit/analysis": lambda o, i: Probe("/audit/analysis", query={
         "start": "2000-01-01T00:00:00+09:00", "end": "2100-01-01T00:00:00+09:00"}),
 }
@@ -646,7 +648,7 @@ def probe_once(sc: Scenario, layer: str, acting: str, kind: str, role: str, path
         assert reply.status == 404, reply.text
     elif path in EMPTY_LIST:
         assert (reply.status, reply.body) == (200, []), reply.text
-    elif path == "/residents":
+    elif path in ("/residents", "/certificate-issuances"):
         assert (reply.status, reply.body["total"], reply.body["items"]) == (200, 0, []), reply.text
     elif path == "/changes":
         assert reply.status == 200, reply.text

@@ -251,6 +251,8 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("POST", "/certificates"): lambda d: Call("POST", "/certificates", 201, body={"atena_no": d.atena_no}),
     ("POST", "/certificates/{serial}/revoke"): lambda d: Call(
         "POST", f"/certificates/{d.serial}/revoke", 200, body={"reason": "誤交付"}, path_params={"serial": d.serial}),
+    ("GET", "/certificate-issuances"): lambda d: Call("GET", "/certificate-issuances", 200, query={
+        "date_from": "2026-01-01", "date_to": "2026-12-31", "atena_no": d.atena_no}),
     ("GET", "/linkage/{consumer}/full"): lambda d: Call(
         "GET", f"/linkage/{linkage_consumer()}/full", 200, path_params={"consumer": "tax"}),
     ("GET", "/linkage/{consumer}/changes"): lambda d: Call(
