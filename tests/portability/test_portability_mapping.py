@@ -264,11 +264,27 @@ def test_file_for_another_tenant() -> None:
     assert {p.kind for p in found} == {ProblemKind.TENANT} and len(found) == 3
 
 
-def test_support_measure_flag_is_not_dropped_silently() -> None:
+def test_support_measure_flag_must_be_the_same_on_every_row_of_a_person() -> None:
     rows = simple_rows()
-    rows[0]["support_measure"] = True
+    rows[1]["support_measure"] = True
     (p,) = problems_of(rows)
-    assert p.kind == ProblemKind.UNSUPPORTED and p.item == "支援措置対象フラグ"
+    assert (p.kind, p.row, p.item, p.value) == (ProblemKind.INCONSISTENT, 3, "支援措置対象フラグ", "1")
+    assert "同じ人の他の行と違います" in p.reason_ja
+    rows = [r | {"support_measure": True} for r in simple_rows()]
+    rows[0]["support_measure"] = False
+    (p,) = problems_of(rows)
+    assert (p.row, p.value) == (3, "1")  # the first row that differs from the first one
+
+
+def test_support_measure_flag_on_every_row_rebuilds_and_exports_the_same_rows() -> None:
+    rows = [r | {"support_measure": True} for r in simple_rows()]
+    events = rebuild(rows)["0000000019"]
+    assert [e.kind for e in events] == ["move_in", "move_within", "move_out"]
+    again = histories_to_rows(events, tenant_code=TENANT, support_measure={"0000000019"})
+    assert again == rows
+    assert all(r["support_measure"] is None for r in histories_to_rows(events, tenant_code=TENANT))
+    zeros = [r | {"support_measure": False} for r in simple_rows()]  # 0 on every row: not protected
+    assert rebuild(zeros)["0000000019"] == rebuild(simple_rows())["0000000019"]
 
 
 def test_status_must_agree_with_the_removal_reason() -> None:

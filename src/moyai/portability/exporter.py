@@ -14,6 +14,7 @@ directory, the encoding and the counts; a failed export is logged with ``outcome
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -21,14 +22,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from django.utils import timezone
+
 from moyai.platform.audit import services as audit
 from moyai.platform.tenancy.scope import tenant_scope
 from moyai.residents.domain.model import MoveEvent
-from moyai.residents.models import Event
+from moyai.residents.models import Event, SupportMeasurePerson
+from moyai.residents.selectors import support_measure_flags
 
 from .fileset import FilesetError, FilesetSummary, write_fileset
 
-__all__ = ["EXPORT_OPERATION", "ExportResult", "export_tenant", "iter_histories", "person_count"]
+__all__ = ["EXPORT_OPERATION", "ExportResult", "export_tenant", "iter_histories", "person_count", "protected"]
 
 EXPORT_OPERATION: Final = "portability.export"
 _CHUNK: Final = 5000
@@ -57,6 +61,13 @@ class ExportResult:
 def person_count() -> int:
     """Persons with 異動 in the active 団体 (for a progress bar)."""
     return Event.objects.values("atena_no").distinct().count()
+
+
+def protected(on: dt.date) -> set[str]:
+    """宛名番号 of the persons of the active 団体 protected by a 支援措置 or 仮支援措置 on ``on``
+    (:func:`moyai.residents.selectors.support_measure_flags` of everyone a 支援措置 names)."""
+    named = set(SupportMeasurePerson.objects.values_list("atena_no", flat=True))
+    return support_measure_flags(named, on) if named else set()
 
 
 def iter_histories(subjects: list[str] | None = None) -> Iterator[tuple[str, list[MoveEvent]]]:
@@ -104,25 +115,36 @@ def export_tenant(
     encoding: str = "utf-8",
     on_person: Callable[[], None] | None = None,
     on_total: Callable[[int], None] | None = None,
+    on: dt.date | None = None,
 ) -> ExportResult:
     """Write the file set of ``tenant_code`` into ``directory``; audited as an access by ``actor``.
 
     ``on_total`` receives the number of persons before writing starts, ``on_person`` is called
-    once per person written (progress bars).  Raises :class:`~.fileset.FilesetError` (nothing
-    written) for a stored value the layout or the encoding cannot hold.
+    once per person written (progress bars).  支援措置対象フラグ is 1 on every row of a person
+    protected by a 支援措置 or 仮支援措置 on ``on`` (default: today).  Raises
+    :class:`~.fileset.FilesetError` (nothing written) for a stored value the layout or the
+    encoding cannot hold.
     """
     if not purpose.strip():
         raise ValueError("出力の目的（利用目的）を指定してください")
     started = time.perf_counter()
     target = Path(directory)
     subjects: list[str] = []
+    on = on or timezone.localdate()
     detail: dict[str, Any] = {"directory": str(target.resolve()), "encoding": encoding}
     try:
         with tenant_scope(tenant_code):
             if on_total is not None:
                 on_total(person_count())
+            flagged = protected(on)
+            detail |= {"support_measure_on": on.isoformat(), "support_measure_persons": len(flagged)}
             summary = write_fileset(
-                target, tenant_code, iter_histories(subjects), encoding=encoding, on_person=on_person
+                target,
+                tenant_code,
+                iter_histories(subjects),
+                encoding=encoding,
+                on_person=on_person,
+                support_measure=flagged,
             )
             detail |= {
                 "files": {f.file_name: {"rows": f.rows, "sha256": f.sha256} for f in summary.files},

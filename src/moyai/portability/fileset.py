@@ -24,17 +24,17 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from moyai.residents.domain.model import MoveEvent, PersonState, Status, replay
+from moyai.residents.domain.model import MoveEvent, PersonState, Status
 
 from .format.codecs import FieldError
 from .format.csvio import CsvWriteError, write_values
 from .format.layout import FileSpec, Layout, load_layout
-from .format.mapping import histories_to_rows
+from .format.mapping import person_rows
 from .format.persons import CODE_FILE, HOUSEHOLD_FILE, RESIDENT_FILE, code_list_rows, households_to_rows
 from .format.problems import Problem
 
@@ -107,20 +107,25 @@ def _ordered(persons: Persons) -> Iterator[tuple[str, Sequence[MoveEvent]]]:
 
 
 def _resident_rows(
-    persons: Persons, tenant_code: str, layout: Layout, states: dict[str, PersonState], tally: _Tally
+    persons: Persons,
+    tenant_code: str,
+    layout: Layout,
+    states: dict[str, PersonState],
+    tally: _Tally,
+    flagged: Collection[str],
 ) -> Iterator[dict[str, Any]]:
     for atena, events in _ordered(persons):
         if not events:
             continue
         tally.persons += 1
-        state = replay(events)
+        rows, state = person_rows(events, tenant_code=tenant_code, support_measure=atena in flagged, layout=layout)
         if state is not None:
             states[atena] = state
             if state.status == Status.RESIDENT:
                 tally.residents += 1
             else:
                 tally.removed += 1
-        yield from histories_to_rows(events, tenant_code=tenant_code, layout=layout)
+        yield from rows
 
 
 def _sha256(path: Path) -> str:
@@ -139,12 +144,15 @@ def write_fileset(
     encoding: str = "utf-8",
     layout: Layout | None = None,
     on_person: Callable[[], None] | None = None,
+    support_measure: Collection[str] = (),
 ) -> FilesetSummary:
     """Write every file of the layout for ``tenant_code`` into ``directory`` (created if needed).
 
     ``events_by_person``: 宛名番号 → that person's 異動 (a mapping, or ``(宛名番号, 異動)`` pairs
     in 宛名番号 order, which are consumed once, as a stream).  ``on_person`` is called once per
-    person written (progress bars).  Existing files of the same names are replaced.
+    person written (progress bars).  ``support_measure``: 宛名番号 of the persons protected by a
+    支援措置 (支援措置対象フラグ 1 on every row of theirs).  Existing files of the same names are
+    replaced.
     """
     if encoding not in ENCODINGS:
         raise ValueError(f"出力の文字コード {encoding} は使えません（{'、'.join(ENCODINGS)}）")
@@ -161,7 +169,9 @@ def write_fileset(
                 on_person()
 
     writers: dict[str, Callable[[FileSpec], Iterable[Mapping[str, Any]]]] = {
-        RESIDENT_FILE: lambda spec: _resident_rows(persons_with_progress(), tenant_code, lay, states, tally),
+        RESIDENT_FILE: lambda spec: _resident_rows(
+            persons_with_progress(), tenant_code, lay, states, tally, support_measure
+        ),
         HOUSEHOLD_FILE: lambda spec: households_to_rows(states.values(), tenant_code=tenant_code, layout=lay),
         CODE_FILE: lambda spec: code_list_rows(lay),
     }

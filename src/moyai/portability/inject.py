@@ -56,7 +56,16 @@ from .format.layout import FileSpec, ItemSpec, Layout, load_layout
 from .format.persons import HOUSEHOLD_FILE, RESIDENT_FILE
 from .format.problems import ProblemKind
 
-__all__ = ["INJECTORS", "Injected", "InjectionError", "InjectionKind", "inject", "injection_kind", "set_tenant_code"]
+__all__ = [
+    "INJECTORS",
+    "Injected",
+    "InjectionError",
+    "InjectionKind",
+    "inject",
+    "injection_kind",
+    "set_support_measure",
+    "set_tenant_code",
+]
 
 
 class InjectionKind(StrEnum):
@@ -387,6 +396,26 @@ def set_tenant_code(
         for r in t.rows:
             r[c] = new(r[c])
         t.save()
+
+
+def set_support_measure(
+    directory: str | os.PathLike[str],
+    rows: Callable[[str, int], str | None],
+    *,
+    layout: Layout | None = None,
+) -> list[int]:
+    """Set 支援措置対象フラグ of rows of the 住民 file: ``rows(宛名番号, 履歴番号)`` gives the text
+    (``"1"``, ``"0"``, ``""``) or None to leave the row as it is.  Returns the lines changed."""
+    spec = (layout or load_layout()).file(RESIDENT_FILE)
+    t = _Table(Path(directory), spec)
+    changed = []
+    for i in range(len(t.rows)):
+        text = rows(t.get(i, "atena_no"), int(t.get(i, "history_no")))
+        if text is not None:
+            t.set(i, "support_measure", text)
+            changed.append(t.line_of(i))
+    t.save()
+    return changed
 
 
 def inject_other_tenant(directory: Path, rng: random.Random, layout: Layout) -> Injected:

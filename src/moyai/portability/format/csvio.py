@@ -33,12 +33,12 @@ import io
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from .codecs import FieldError, check_text, decode_row, encode_row
-from .layout import FileSpec
+from .codecs import FieldError, check_text, decode_row, encode
+from .layout import FileSpec, ItemSpec
 from .problems import Problem, ProblemKind
 
 __all__ = [
@@ -340,10 +340,22 @@ def write_rows(
     name: str | None = None,
 ) -> int:
     """Write the header and ``rows`` (raw texts by item id); returns the number of data rows."""
+    ids = spec.ids
+    return _write_lists(path, spec, ([row.get(i, "") for i in ids] for row in rows), encoding=encoding, name=name)
+
+
+def _write_lists(
+    path: str | os.PathLike[str],
+    spec: FileSpec,
+    rows: Iterable[list[str]],
+    *,
+    encoding: str = "utf-8",
+    name: str | None = None,
+) -> int:
+    """Write the header and ``rows`` (raw texts in column order); returns the number of data rows."""
     enc = _write_encoding(encoding)
     target = Path(path)
     shown = name or target.name
-    ids = spec.ids
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     count = 0
     try:
@@ -353,7 +365,7 @@ def write_rows(
             batch: list[list[str]] = [list(spec.header)]
             first = 1  # line number of batch[0]
             for row in rows:
-                batch.append([row.get(i, "") for i in ids])
+                batch.append(row)
                 count += 1
                 if len(batch) >= _BATCH:
                     _flush(out, buf, writer, batch, spec, shown, first, enc)
@@ -382,6 +394,40 @@ def _flush(
         raise _unencodable(spec, name, first, batch, enc) from None
 
 
+_MEMO_LIMIT: Final = 100_000  # distinct values remembered per item (then forgotten, and again)
+
+
+def _row_encoder(spec: FileSpec) -> Callable[[Mapping[str, Any]], list[str]]:
+    """:func:`~.codecs.encode` of every item of a row, in column order, each distinct value of an
+    item encoded (and checked) once: a person's items repeat on each of their history rows, codes
+    and dates across persons.  Values are remembered with their type (``True`` is not ``1``)."""
+    plan: list[tuple[str, ItemSpec, bool, dict[Any, str]]] = [
+        (item.id, item, not item.required, {}) for item in spec.items
+    ]
+
+    def encode_values(values: Mapping[str, Any]) -> list[str]:
+        out: list[str] = []
+        for iid, item, optional, memo in plan:
+            value = values.get(iid)
+            if value is None and optional:
+                out.append("")
+                continue
+            key = (value.__class__, value)
+            try:
+                text = memo[key]
+            except KeyError:
+                text = encode(item, value)
+                if len(memo) >= _MEMO_LIMIT:
+                    memo.clear()
+                memo[key] = text
+            except TypeError:  # an unhashable value: encode refuses it
+                text = encode(item, value)
+            out.append(text)
+        return out
+
+    return encode_values
+
+
 def write_values(
     path: str | os.PathLike[str],
     spec: FileSpec,
@@ -392,12 +438,13 @@ def write_values(
 ) -> int:
     """Encode ``rows`` (values by item id, see :mod:`.codecs`) and write them like :func:`write_rows`."""
     shown = name or Path(path).name
+    encode_values = _row_encoder(spec)
 
-    def texts() -> Iterator[dict[str, str]]:
+    def texts() -> Iterator[list[str]]:
         for n, values in enumerate(rows, start=2):
             try:
-                yield encode_row(spec, values)
+                yield encode_values(values)
             except FieldError as exc:
                 raise CsvWriteError(exc.problem(shown, n)) from None
 
-    return write_rows(path, spec, texts(), encoding=encoding, name=shown)
+    return _write_lists(path, spec, texts(), encoding=encoding, name=shown)

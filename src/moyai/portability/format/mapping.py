@@ -24,8 +24,8 @@ result gives back the same rows:
   (``history``) instead of being stored differently, so what is imported exports to the same rows.
 
 Other checks: 履歴番号 from 1 without gaps or duplicates, 処理日 not going backwards, 団体コード of
-the expected 団体, 取消済フラグ agreeing with the 取消 rows, 支援措置対象フラグ not set (Moyai does
-not record 支援措置 yet).
+the expected 団体, 取消済フラグ agreeing with the 取消 rows, 支援措置対象フラグ the same on every row
+of a person (it says whether the person is protected by a 支援措置, not anything about one row).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 from moyai.residents.domain.model import (
@@ -45,23 +45,23 @@ from moyai.residents.domain.model import (
     MoveEvent,
     PersonState,
     Status,
-    apply_event,
     effective_events,
-    history_rows,
     jp_date_json,
     kind_spec,
-    replay,
 )
 
 from .codecs import FieldError
 from .layout import Layout, load_layout
 from .persons import RESIDENT_FILE, kind_for_reason, person_to_values, values_to_person
 from .problems import Problem, ProblemKind
+from .replay import apply as apply_event
+from .replay import history_states, replay
 
 __all__ = [
     "HistoryError",
     "histories_to_rows",
     "history_row_values",
+    "person_rows",
     "removal_reason",
     "rows_to_histories",
 ]
@@ -110,6 +110,7 @@ def history_row_values(
     staff: str = "",
     cancels_history_no: int | None = None,
     removal_reason: str | None = None,
+    support_measure: bool = False,
     layout: Layout | None = None,
 ) -> dict[str, Any]:
     """The values of one history row of the 住民 file."""
@@ -125,38 +126,78 @@ def history_row_values(
         staff=staff or None,
         cancels_history_no=None if cancels_history_no is None else str(cancels_history_no),
         cancelled=row.cancelled,
-        support_measure=None,
+        support_measure=True if support_measure else None,
     )
     return values
 
 
-def _person_rows(events: Sequence[MoveEvent], tenant_code: str, layout: Layout | None) -> Iterator[dict[str, Any]]:
+def person_rows(
+    events: Sequence[MoveEvent],
+    *,
+    tenant_code: str,
+    support_measure: bool = False,
+    layout: Layout | None = None,
+) -> tuple[list[dict[str, Any]], PersonState | None]:
+    """(the values of every history row of one person, by 履歴番号; the record with every 異動
+    applied).  One pass over the history (:func:`.replay.history_states`).
+
+    ``support_measure``: the person is protected by a 支援措置 (支援措置対象フラグ 1 on every row).
+    """
     ordered = sorted(events, key=lambda e: (e.recorded_at, e.event_id))
     number = {e.event_id: n for n, e in enumerate(ordered, start=1)}
-    for n, row in enumerate(history_rows(ordered), start=1):
-        ev = ordered[n - 1]
-        as_of = None if ev.kind == "cancellation" else ev.effective_date
-        yield history_row_values(
-            row,
-            tenant_code=tenant_code,
-            staff=ev.staff,
-            cancels_history_no=number.get(ev.cancels) if ev.cancels is not None else None,
-            removal_reason=removal_reason(ordered[:n], row.items, as_of),
-            layout=layout,
-        )
+    cancelled = {e.cancels for e in ordered if e.cancels is not None}
+    states, final = history_states(ordered)
+    flag = True if support_measure else None
+    out: list[dict[str, Any]] = []
+    previous: tuple[PersonState | None, dict[str, Any]] | None = None
+    for n, (ev, items) in enumerate(zip(ordered, states, strict=True), start=1):
+        reason = None
+        if items is not None and items.status == Status.REMOVED:
+            as_of = None if ev.kind == "cancellation" else ev.effective_date
+            reason = removal_reason(ordered[:n], items, as_of)
+        values = person_to_values(items, removal_reason=reason, layout=layout, previous=previous)
+        previous = (items, values)
+        values["atena_no"] = ev.atena_no
+        values["tenant_code"] = tenant_code
+        values["history_no"] = str(n)
+        values["reason_code"] = ev.reason_code
+        values["effective_date"] = ev.effective_date
+        values["notified_date"] = ev.notified_date
+        values["processed_on"] = _processed_on(ev.recorded_at)
+        values["staff"] = ev.staff or None
+        values["cancels_history_no"] = str(number[ev.cancels]) if ev.cancels in number else None
+        values["cancelled"] = ev.event_id in cancelled
+        values["support_measure"] = flag
+        out.append(values)
+    return out, final
+
+
+def _processed_on(recorded_at: dt.datetime) -> dt.date:
+    return recorded_at.astimezone(JST).date()
 
 
 def histories_to_rows(
-    events: Iterable[MoveEvent], *, tenant_code: str, layout: Layout | None = None
+    events: Iterable[MoveEvent],
+    *,
+    tenant_code: str,
+    support_measure: Collection[str] = (),
+    layout: Layout | None = None,
 ) -> list[dict[str, Any]]:
     """Values of the 住民 file for every person of ``events``, by (宛名番号, 履歴番号).
 
+    ``support_measure``: 宛名番号 of the persons protected by a 支援措置 (flag 1 on their rows).
     Raises :class:`~.codecs.FieldError` for a stored value the layout cannot hold.
     """
     by_person: dict[str, list[MoveEvent]] = {}
     for ev in events:
         by_person.setdefault(ev.atena_no, []).append(ev)
-    return [row for atena in sorted(by_person) for row in _person_rows(by_person[atena], tenant_code, layout)]
+    out: list[dict[str, Any]] = []
+    for atena in sorted(by_person):
+        rows, _ = person_rows(
+            by_person[atena], tenant_code=tenant_code, support_measure=atena in support_measure, layout=layout
+        )
+        out.extend(rows)
+    return out
 
 
 # --- import ------------------------------------------------------------------------------------------
@@ -276,9 +317,14 @@ class _Person:
                 self.problem(
                     row, "tenant_code", v["tenant_code"], f"団体 {tenant} のファイルではありません", ProblemKind.TENANT
                 )
-            if v.get("support_measure"):
-                reason = "Moyai は支援措置をまだ記録できません（支援措置の情報は別に引き継いでください）"
-                self.problem(row, "support_measure", "1", reason, ProblemKind.UNSUPPORTED)
+        # 支援措置対象フラグ is about the person (protected on the day the file was made): the same
+        # on every row of theirs
+        flags = [bool(v.get("support_measure")) for _, v in self.rows]
+        if any(flags) and not all(flags):
+            row, v = self.rows[flags.index(not flags[0])]
+            reason = "支援措置対象フラグが同じ人の他の行と違います（その人のすべての行で同じ値にします）"
+            value = "1" if v.get("support_measure") else ("0" if v.get("support_measure") is False else "")
+            self.problem(row, "support_measure", value, reason, ProblemKind.INCONSISTENT)
 
     # -- building --------------------------------------------------------------------------------
 

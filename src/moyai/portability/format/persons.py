@@ -32,6 +32,7 @@ from moyai.residents.domain.model import ITEM_NAMES, Effect, PersonState, Status
 from .codecs import FieldError, table_of
 from .layout import FileSpec, ItemSpec, Layout, load_layout
 from .problems import Problem, ProblemKind
+from .replay import make_state
 
 __all__ = [
     "CODE_FILE",
@@ -69,14 +70,17 @@ HISTORY_ITEMS: Final = frozenset(
         "support_measure",
     }
 )
-#: Items the layout has and Moyai cannot store yet (reported on import when set).
-UNSTORED_ITEMS: Final = frozenset({"support_measure"})
+#: Items the layout has and Moyai cannot store yet (reported on import when set): none since
+#: 支援措置対象フラグ became a 仮支援措置 on import.
+UNSTORED_ITEMS: Final = frozenset[str]()
 INT_ITEMS: Final = frozenset({"order_in_household", "history_no", "cancels_history_no", "member_count"})
 ISO_DATE_ITEMS: Final = frozenset({"removed_on", "stay_expiry", "foreign_resident_since"})
 _SPECIAL: Final = frozenset({"atena_no", "status", "removal_kind", "removed_on"})  # set by _status
 _FIELDS: Final = frozenset(ITEM_NAMES)
 #: PersonState fields whose empty value is "" rather than None (氏, 名, フリガナ).
 _EMPTY: Final = {f.name: "" for f in dataclasses.fields(PersonState) if f.default == ""}
+#: Every field of a PersonState with its default (a record is built from it and the row's values).
+_BLANK: Final = dict(vars(PersonState(atena_no="")))
 
 
 def _layout(layout: Layout | None) -> Layout:
@@ -292,12 +296,18 @@ def _removal_code(state: PersonState, removal_reason: str | None) -> str | None:
 
 
 def person_to_values(
-    state: PersonState | None, *, removal_reason: str | None = None, layout: Layout | None = None
+    state: PersonState | None,
+    *,
+    removal_reason: str | None = None,
+    layout: Layout | None = None,
+    previous: tuple[PersonState | None, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The values of the person items of the 住民 file (all None when there is no record).
 
     ``removal_reason`` is the 異動事由 of the 異動 that removed a 除票 (default: the default
-    reason of its ``removal_kind``).  Raises :class:`FieldError` for a value that cannot be written.
+    reason of its ``removal_kind``).  ``previous``: (a record, its values) — an item whose value is
+    the very object the previous record held is not converted again (a person's next history
+    row).  Raises :class:`FieldError` for a value that cannot be written.
     """
     lay, plan = _plan(layout)
     if state is None:
@@ -311,11 +321,24 @@ def person_to_values(
     )
     out[plan.reason.id] = code
     out[plan.removed_on.id] = _iso_out(plan.removed_on, state.removed_on)
+    before: Mapping[str, Any] | None = None
+    done: Mapping[str, Any] = {}
+    if previous is not None and previous[0] is not None:
+        before, done = vars(previous[0]), previous[1]
     for item, to_value, _ in plan.plain:
-        out[item.id] = to_value(item, fields[item.id])
+        iid = item.id
+        value = fields[iid]
+        if before is not None and before[iid] is value:
+            out[iid] = done[iid]
+        else:
+            out[iid] = to_value(item, value)
     for field, wareki, seireki, qualifier in plan.dates:
+        value = fields[field]
+        if before is not None and before[field] is value:
+            out[wareki.id], out[seireki.id], out[qualifier.id] = done[wareki.id], done[seireki.id], done[qualifier.id]
+            continue
         try:
-            out[wareki.id], out[seireki.id], out[qualifier.id] = split_jp_date(fields[field], qualifier)
+            out[wareki.id], out[seireki.id], out[qualifier.id] = split_jp_date(value, qualifier)
         except JpDateError as exc:
             raise FieldError(wareki, exc.message, ProblemKind.DATE) from None
     return out
@@ -373,10 +396,10 @@ def values_to_person(values: Mapping[str, Any], *, layout: Layout | None = None)
         fields[item.id] = to_field(item, values.get(item.id))
     for field, wareki, seireki, qualifier in plan.dates:
         fields[field] = join_jp_date(values.get(wareki.id), values.get(seireki.id), values.get(qualifier.id), qualifier)
-    unknown = set(fields) - _FIELDS
+    unknown = fields.keys() - _FIELDS
     if unknown:
         raise FieldError(plan.spec.item(sorted(unknown)[0]), "PersonState にない項目です", ProblemKind.TYPE)
-    return PersonState(**fields)
+    return make_state({**_BLANK, **fields})
 
 
 # --- households ---------------------------------------------------------------------------------------------

@@ -45,7 +45,8 @@ from moyai.portability.format import (
     rows_to_histories,
 )
 from moyai.portability.format.persons import CODE_FILE, HOUSEHOLD_FILE, RESIDENT_FILE
-from moyai.residents.domain.model import MoveEvent, PersonState, Status, replay
+from moyai.portability.format.replay import replay
+from moyai.residents.domain.model import MoveEvent, PersonState, Status
 
 from .gaiji import GaijiMap
 from .reading import FileRead, count_lines, read_file
@@ -111,6 +112,7 @@ class ImportCounts:
     removed: int = 0  # 除票
     history_rows: int = 0  # history rows (one 異動 each)
     households: int = 0  # rows of the 世帯 file
+    support_measures: int = 0  # persons with 支援措置対象フラグ 1 (a 仮支援措置 each once written)
 
 
 @dataclass
@@ -141,6 +143,7 @@ class Prepared:
     events: list[MoveEvent]
     next_atena_seq: int
     next_household_seq: int
+    support_measure: list[str] = field(default_factory=list)  # 宛名番号 flagged 支援措置対象
 
 
 _REQUIRED_FILES: Final = (RESIDENT_FILE, HOUSEHOLD_FILE)
@@ -208,6 +211,7 @@ def prepare_fileset(
     t0 = time.perf_counter()
     events: list[MoveEvent] = []
     states: dict[str, PersonState] = {}
+    flagged: list[str] = []
     found = ImportCounts()
     resident = reads.get(RESIDENT_FILE)
     if resident is not None:
@@ -233,6 +237,15 @@ def prepare_fileset(
             if v["atena_no"] not in histories and v.get("household_no"):
                 bad_households.add(str(v["household_no"]))
         progress("履歴の検査", len(rows))
+        flagged = sorted({str(v["atena_no"]) for _, v in rows if v.get("support_measure")} & histories.keys())
+        for atena in flagged:
+            if atena not in states:
+                first = next(r for r, v in rows if v["atena_no"] == atena)
+                problems.append(
+                    Problem(resident.name, first, lay.file(RESIDENT_FILE).item("support_measure").name, "1",
+                            "住民の記録のない人に支援措置対象フラグがあります", ProblemKind.REFERENCE, "support_measure")
+                )
+        found.support_measures = len(flagged)
         found.history_rows = len(events)
         found.residents = sum(1 for s in states.values() if s.status == Status.RESIDENT)
         found.removed = len(states) - found.residents
@@ -271,6 +284,7 @@ def prepare_fileset(
         events=events,
         next_atena_seq=max(atena_bodies, default=0) + 1,
         next_household_seq=max(household_bodies, default=0) + 1,
+        support_measure=flagged,
     )
 
 
@@ -371,11 +385,13 @@ def write_prepared(
             next_household_seq=prepared.next_household_seq,
             today=today,
         )
+        measures = _provisional_measures(prepared.support_measure, actor or SystemActor(), today)
         imported = ImportCounts(
             residents=Resident.objects.filter(status=Status.RESIDENT).count(),
             removed=Resident.objects.filter(status=Status.REMOVED).count(),
             history_rows=summary.events,
             households=result.found.households,
+            support_measures=measures,
         )
         audit.record(
             actor or SystemActor(),
@@ -388,6 +404,7 @@ def write_prepared(
                 "removed": imported.removed,
                 "history_rows": imported.history_rows,
                 "households": imported.households,
+                "support_measures": imported.support_measures,
                 "gaiji_replaced": sum(result.gaiji_replaced.values()),
             },
         )
@@ -395,6 +412,51 @@ def write_prepared(
     result.seconds["write"] = time.perf_counter() - t0
     progress("書き込み", 1, 1)
     return result
+
+
+#: 備考 of a 仮支援措置 made from 支援措置対象フラグ (staff complete it on the 支援措置 screens).
+MEASURE_NOTE: Final = (
+    "中間標準レイアウトによるデータ移行で支援措置対象フラグが1だった人の仮支援措置です。"
+    "申出の内容（加害者、支援を求める事務、期間）を確認し、支援措置を開始するか終了してください。"
+)
+
+
+def _provisional_measures(atena_nos: list[str], actor: Any, today: dt.date | None) -> int:
+    """One 仮支援措置 (the person as 申出者, from the day of the import) per flagged person, so that
+    they are protected (certificates, searches, linkage) from the moment the data is in; logged
+    like a registration on the 支援措置 screens.  Returns how many were made."""
+    from django.utils import timezone
+
+    from moyai.platform.audit import services as audit
+    from moyai.platform.db.bulk import insert_values
+    from moyai.residents.models import SupportMeasure, SupportMeasurePerson
+
+    if not atena_nos:
+        return 0
+    on = today or timezone.localdate()
+    now = timezone.now()
+    ids = {a: new_id() for a in atena_nos}
+    insert_values(
+        SupportMeasure,
+        (
+            {"id": ids[a], "applicant": a, "status": "provisional", "received_on": on, "provisional_from": on,
+             "periods": [], "affairs": [], "offender_name": "", "offender_atena_no": "", "note": MEASURE_NOTE,
+             "end_reason": "", "created_by": actor.label, "created_at": now, "updated_by": "", "temp_by": "",
+             "temp_reason": ""}
+            for a in atena_nos
+        ),
+    )
+    insert_values(
+        SupportMeasurePerson, ({"measure_id": ids[a], "atena_no": a, "role": "applicant", "relationship": ""} for a in atena_nos)
+    )
+    audit.record(
+        actor,
+        "support_measure.register",
+        atena_nos,
+        detail={"source": "portability.import", "status": "provisional", "received_on": on.isoformat(),
+                "measures": len(atena_nos)},
+    )
+    return len(atena_nos)
 
 
 def import_fileset(
