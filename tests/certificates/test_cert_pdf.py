@@ -94,8 +94,8 @@ def embedded_fonts(pdf: bytes) -> Iterator[tuple[str, dict[int, str], TTFont]]:
         for _key, ref in page["/Resources"]["/Font"].items():
             font = ref.get_object()
             desc = font["/DescendantFonts"][0].get_object()["/FontDescriptor"]
-            yield (str(font["/BaseFont"]).lstrip("/"), _tounicode(font["/ToUnicode"].data),
-                   TTFont(BytesIO(desc["/FontFile2"].data)))
+            file = desc["/FontFile2"] if "/FontFile2" in desc else desc["/FontFile3"]  # TrueType or CFF
+            yield (str(font["/BaseFont"]).lstrip("/"), _tounicode(font["/ToUnicode"].data), TTFont(BytesIO(file.data)))
 
 
 def test_a_rare_kanji_of_a_name_is_in_the_embedded_subset_of_ipamj(produced: Produced) -> None:

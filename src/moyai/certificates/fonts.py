@@ -138,8 +138,15 @@ def check_glyphs(texts: Iterable[tuple[str, bool]]) -> None:
 
 
 def font_face_css() -> str:
+    """The three ``@font-face`` rules, each loading the very face :func:`coverage` reads.
+
+    WeasyPrint loads a font file whole: given the Noto collection (or ``local()``, which fails
+    for it) the fallback would not be the JP face, or not load at all. The JP face is therefore
+    loaded from a single-face copy (:func:`.weasy.fallback_face_file`)."""
+    from .weasy import fallback_face_file
+
     name, text, fallback = font_files()
     faces = [f"@font-face {{ font-family: {f.family}; src: {f.css_src()}; }}" for f in (name, text)]
-    # A face of a collection is named through fontconfig (WeasyPrint's local()).
-    faces.append(f'@font-face {{ font-family: {fallback.family}; src: local("Noto Serif CJK JP"); }}')
+    single = FontFile(fallback.family, fallback_face_file(fallback.path, fallback.index), package=fallback.package)
+    faces.append(f"@font-face {{ font-family: {single.family}; src: {single.css_src()}; }}")
     return "\n".join(faces)
