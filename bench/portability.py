@@ -194,6 +194,7 @@ def child(backend: str) -> dict[str, Any]:
     from moyai.portability.importer import SystemActor, import_fileset
     from moyai.residents.demo.generator import MUNICIPALITIES
 
+    load_start = os.getloadavg()[0]
     call_command("migrate", verbosity=0)
     consortium = create_consortium("yamaguchi", "山口県自治体クラウド協議会（ベンチマーク）", CONSORTIUM_DEFAULTS)
     tenants = [code for code, _name, _pop in MUNICIPALITIES]
@@ -238,6 +239,8 @@ def child(backend: str) -> dict[str, Any]:
         )
     return {
         "backend": backend,
+        "load_start": round(load_start, 1),
+        "load_end": round(os.getloadavg()[0], 1),
         "import_s": {k: round(v, 2) for k, v in imports.items()},
         "import_cpu_s": round(import_cpu, 1),
         "export_cpu_s": round(export_cpu, 1),
@@ -268,7 +271,7 @@ def report(files: dict[str, Any], scale: float, results: list[dict[str, Any]]) -
         raw_exp = sum(r["raw_export_s"].values())
         base = "raw COPY FROM" if r["backend"] == "postgresql" else "csv.reader + executemany"
         base_out = "raw COPY TO" if r["backend"] == "postgresql" else "SELECT + csv.writer"
-        lines.append(f"== {r['backend']} ==")
+        lines.append(f"== {r['backend']} == (load average {r['load_start']} at the start, {r['load_end']} at the end)")
         lines.append(
             f"import (full validation + write): {imp:.1f} s   {base}: {r['raw_load_s']:.2f} s   "
             f"ratio {imp / max(r['raw_load_s'], 1e-3):.1f}x"

@@ -4,7 +4,11 @@ Every 異動 of the 団体 — current residents, 除票 and their full history 
 append-only store in one streamed query ordered by 宛名番号 (a server-side cursor on PostgreSQL,
 chunked fetches on SQLite; no query per person), grouped per person as it arrives and written
 by :func:`~moyai.portability.fileset.write_fileset` (every file of the layout, deterministic:
-two exports of the same registry are byte-identical, whatever the day).
+two exports of the same registry are byte-identical, whatever the day, as long as no 支援措置
+starts or ends in between).  Each person's rows come from one pass over their history
+(:func:`~moyai.portability.format.mapping.person_rows`).  支援措置対象フラグ is 1 on every row of a
+person protected by a 支援措置 or 仮支援措置 on the day of the export
+(:func:`moyai.residents.selectors.support_measure_flags`).
 
 The whole read runs in one transaction inside ``tenant_scope`` (one consistent snapshot under
 row-level security).  An export is an access to the personal data of every person it writes:

@@ -46,7 +46,6 @@ from moyai.residents.domain.model import (
     PersonState,
     Status,
     effective_events,
-    jp_date_json,
     kind_spec,
 )
 
@@ -55,7 +54,7 @@ from .layout import Layout, load_layout
 from .persons import RESIDENT_FILE, kind_for_reason, person_to_values, values_to_person
 from .problems import Problem, ProblemKind
 from .replay import apply as apply_event
-from .replay import history_states, replay
+from .replay import history_states, replay, system_date_json
 
 __all__ = [
     "HistoryError",
@@ -67,6 +66,7 @@ __all__ = [
 ]
 
 _SETTABLE: Final = tuple(n for n in ITEM_NAMES if n not in STATUS_ITEMS)
+_BLANK: Final = dict(vars(PersonState(atena_no="")))  # the items of no record (atena_no is not settable)
 _DEFAULT_STAFF: Final = ""
 _MAX_DEPTH: Final = 5  # flips of one item a repair may chain
 _MAX_STATES: Final = 2000  # states a repair of one item may visit
@@ -236,13 +236,13 @@ def _choose_kind(reason: str, base: PersonState | None, target: PersonState | No
 def _changes(base: PersonState | None, target: PersonState | None, kind: str, eff: dt.date) -> dict[str, Any]:
     if target is None:
         return {}
-    ref = vars(base if base is not None else PersonState(atena_no=target.atena_no))
+    ref = vars(base) if base is not None else _BLANK
     now = vars(target)
     changes = {f: now[f] for f in _SETTABLE if now[f] != ref[f]}
     if kind == "move_within" and base is not None and "address" in changes:
         # replay fills these in for a 転居 unless given (from the address it moves from, as it
         # stands when replayed): give them only where the row differs from what replay fills in
-        for field, auto in (("previous_address", base.address), ("address_set_on", jp_date_json(eff))):
+        for field, auto in (("previous_address", base.address), ("address_set_on", system_date_json(eff))):
             if getattr(target, field) == auto:
                 changes.pop(field, None)
             else:

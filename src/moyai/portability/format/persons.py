@@ -87,12 +87,24 @@ def _layout(layout: Layout | None) -> Layout:
     return layout or load_layout()
 
 
+_KIND_FOR_REASON: dict[tuple[int, str], tuple[Layout, str]] = {}
+
+
 def kind_for_reason(code: str, layout: Layout | None = None) -> str:
     """The 異動 kind of a 異動事由: the kind whose default reason it is, else by its category."""
+    lay = _layout(layout)
+    cached = _KIND_FOR_REASON.get((id(lay), code))
+    if cached is not None and cached[0] is lay:
+        return cached[1]
+    kind = _kind_for_reason(code, lay)
+    _KIND_FOR_REASON[(id(lay), code)] = (lay, kind)
+    return kind
+
+
+def _kind_for_reason(code: str, lay: Layout) -> str:
     for kind, spec in kinds().items():
         if spec.reason == code:
             return kind
-    lay = _layout(layout)
     category = lay.code_table("move_reasons").entry(code).get("category")
     return lay.history.kind_by_category[str(category)]
 
@@ -238,6 +250,9 @@ class _Plan:
 
     spec: FileSpec
     plain: tuple[tuple[ItemSpec, _Convert, _Convert], ...]  # (item, to value, to PersonState)
+    # the plain items split for speed: (id, empty value) of those that convert as they are, and the others
+    identity: tuple[tuple[str, Any], ...]
+    converted: tuple[tuple[ItemSpec, _Convert, _Convert], ...]
     dates: tuple[tuple[str, ItemSpec, ItemSpec, ItemSpec], ...]  # (field, 和暦, 西暦, 不詳区分)
     person_items: tuple[ItemSpec, ...]  # every item about the person, except 宛名番号
     status: ItemSpec
@@ -266,13 +281,16 @@ def _plan(layout: Layout | None) -> tuple[Layout, _Plan]:
         return cached
     spec = lay.file(RESIDENT_FILE)
     person = tuple(it for it in spec.items if it.id not in HISTORY_ITEMS and it.id != "atena_no")
+    plain = tuple((it, *_converters(it)) for it in person if it.part is None and it.id not in _SPECIAL)
     groups: dict[str, dict[str, ItemSpec]] = {}
     for it in spec.items:
         if it.part_of is not None and it.part is not None:
             groups.setdefault(it.part_of, {})[it.part] = it
     plan = _Plan(
         spec=spec,
-        plain=tuple((it, *_converters(it)) for it in person if it.part is None and it.id not in _SPECIAL),
+        plain=plain,
+        identity=tuple((it.id, _EMPTY.get(it.id)) for it, out, _ in plain if out is _identity_out),
+        converted=tuple(p for p in plain if p[1] is not _identity_out),
         dates=tuple((f, g["wareki"], g["seireki"], g["qualifier"]) for f, g in groups.items()),
         person_items=person,
         status=spec.item("status"),
@@ -325,7 +343,10 @@ def person_to_values(
     done: Mapping[str, Any] = {}
     if previous is not None and previous[0] is not None:
         before, done = vars(previous[0]), previous[1]
-    for item, to_value, _ in plan.plain:
+    for iid, _ in plan.identity:  # _identity_out inline: "" and None are both absent
+        value = fields[iid]
+        out[iid] = None if value is None or value == "" else value
+    for item, to_value, _ in plan.converted:
         iid = item.id
         value = fields[iid]
         if before is not None and before[iid] is value:
@@ -392,8 +413,12 @@ def values_to_person(values: Mapping[str, Any], *, layout: Layout | None = None)
         "removal_kind": removal_kind,
         "removed_on": removed_on,
     }
-    for item, _, to_field in plan.plain:
-        fields[item.id] = to_field(item, values.get(item.id))
+    get = values.get
+    for iid, empty in plan.identity:  # _identity_in inline
+        value = get(iid)
+        fields[iid] = empty if value is None else value
+    for item, _, to_field in plan.converted:
+        fields[item.id] = to_field(item, get(item.id))
     for field, wareki, seireki, qualifier in plan.dates:
         fields[field] = join_jp_date(values.get(wareki.id), values.get(seireki.id), values.get(qualifier.id), qualifier)
     unknown = fields.keys() - _FIELDS

@@ -33,7 +33,7 @@ from moyai.residents.domain.model import (
     jp_date_json,
 )
 
-__all__ = ["apply", "history_states", "make_state", "replay"]
+__all__ = ["apply", "history_states", "make_state", "replay", "system_date_json"]
 
 _new: Final = object.__new__
 _RESIDENT: Final = Status.RESIDENT
@@ -59,7 +59,8 @@ _BLANK: Final = {k: v for k, v in PersonState(atena_no="").__dict__.items()}
 
 
 @functools.lru_cache(maxsize=65536)
-def _jp_date_json(d: dt.date) -> dict[str, Any]:
+def system_date_json(d: dt.date) -> dict[str, Any]:
+    """:func:`~moyai.residents.domain.model.jp_date_json`, cached: shared, never to be changed."""
     return jp_date_json(d)
 
 
@@ -89,7 +90,7 @@ def apply(state: PersonState | None, ev: MoveEvent) -> PersonState | None:
             if "previous_address" not in changes:
                 changes["previous_address"] = state.address
             if "address_set_on" not in changes:
-                changes["address_set_on"] = dict(_jp_date_json(ev.effective_date))
+                changes["address_set_on"] = dict(system_date_json(ev.effective_date))
         return _replace(state, changes)
     return state
 
