@@ -5,7 +5,10 @@ logged in as the demo clerk) and reads its ``Server-Timing`` header; beside it, 
 the selector calls the screen is built on (search, resident_view + history), so the figure shows
 what the page adds to the registry's own work. Prints p50 / p95 / max per screen.
 
-    MOYAI_SQLITE_PATH=var/moyai.sqlite3 .venv/bin/python bench/ui.py --tenant 352152 --samples 30
+    .venv/bin/python bench/ui.py                         # builds the full demo in var/bench/ui.sqlite3
+    .venv/bin/python bench/ui.py --reuse --samples 60    # reuses it (built at the same scale)
+    .venv/bin/python bench/ui.py --backend postgresql --reuse   # database moyai_bench_ui
+    .venv/bin/python bench/ui.py --db var/moyai.sqlite3  # an existing database (e.g. ``make demo``'s)
 
 The run writes what the screens write (access log, search history) into that database.
 """
@@ -13,13 +16,20 @@ The run writes what the screens write (access log, search history) into that dat
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import random
 import re
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "var" / "bench"
+PG_DB = "moyai_bench_ui"
 
 
 def percentile(xs: list[float], p: float) -> float:
@@ -27,17 +37,99 @@ def percentile(xs: list[float], p: float) -> float:
     return xs[max(0, min(len(xs) - 1, round(p / 100 * (len(xs) - 1))))]
 
 
+def protect(tenant: str, n: int, rng: random.Random) -> int:
+    """Put ``n`` random residents under a 仮支援措置 (once: an existing set is kept); returns how many are."""
+    from moyai.platform.identity.services import Principal
+    from moyai.residents.models import Resident, SupportMeasurePerson
+    from moyai.residents.suppression import register_measure
+
+    have = SupportMeasurePerson.objects.count()
+    if have >= n:
+        return have
+    admin = Principal("staff", "bench", tenant, frozenset({"admin"}), frozenset({"support_measure.manage"}))
+    people = list(Resident.objects.filter(status="resident").values_list("atena_no", flat=True))
+    for a in rng.sample(people, n - have):
+        register_measure(admin, applicant=a, received_on=dt.date.today(), note="bench")
+    return SupportMeasurePerson.objects.count()
+
+
+def setup(backend: str, scale: float, reuse: bool, db: str) -> float:
+    """Point Django at the bench database, build the demo unless reused; returns the build seconds."""
+    os.environ["DJANGO_SETTINGS_MODULE"] = "moyai.settings"
+    os.environ["MOYAI_DB"] = backend
+    if db:
+        os.environ["MOYAI_SQLITE_PATH"] = db
+        import django
+
+        django.setup()
+        return 0.0
+    OUT.mkdir(parents=True, exist_ok=True)
+    os.environ["MOYAI_DB_AS_OWNER"] = "1"
+    marker = OUT / f"ui-{backend}.built"
+    fresh = not (reuse and marker.exists() and marker.read_text() == str(scale))
+    if backend == "sqlite":
+        path = OUT / "ui.sqlite3"
+        if fresh:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        os.environ["MOYAI_SQLITE_PATH"] = str(path)
+    else:
+        import psycopg
+
+        from moyai.platform.tenancy.pgroles import ensure_roles, superuser_dsn
+
+        ensure_roles()
+        if fresh:
+            with psycopg.connect(superuser_dsn(), autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {PG_DB}")
+                conn.execute(f"CREATE DATABASE {PG_DB} OWNER moyai_owner")
+        os.environ["MOYAI_PG_NAME"] = PG_DB
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+    from rich.console import Console
+
+    from moyai import demo
+
+    t0 = time.perf_counter()
+    call_command("migrate", verbosity=0)
+    if fresh:
+        marker.unlink(missing_ok=True)
+        demo.build(scale=scale, seed=1, console=Console(quiet=True))
+        marker.write_text(str(scale))
+    build_s = time.perf_counter() - t0
+    if backend == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("ANALYZE")
+        connection.close()
+        # the screens run as the application role, under row-level security
+        settings.DATABASES["default"]["OPTIONS"]["options"] = f"-c role={settings.PG_APP_ROLE}"
+    return build_s
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--reuse", action="store_true", help="reuse the bench demo database built at the same scale")
+    ap.add_argument("--db", default="", help="an existing SQLite database instead of the bench one")
+    ap.add_argument("--build-only", action="store_true")
     ap.add_argument("--tenant", default="352152")
     ap.add_argument("--samples", type=int, default=30)
     ap.add_argument("--user", default="madoguchi")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--protected", type=int, default=60,
+                    help="persons under a (仮)支援措置 in the 団体 (added once), so searches take the hiding path")
     args = ap.parse_args()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "moyai.settings")
-    import django
-
-    django.setup()
+    sys.path.insert(0, str(ROOT / "src"))
+    build_s = setup(args.backend, args.scale, args.reuse, args.db)
+    if build_s > 60:
+        print(f"demo build: {build_s:.0f} s")
+    if args.build_only:
+        return
     from django.contrib.auth import get_user_model
     from django.test import Client
     from django.test.utils import setup_test_environment
@@ -45,7 +137,7 @@ def main() -> None:
     from moyai.platform.identity.services import staff_principal
     from moyai.platform.tenancy.scope import tenant_scope
     from moyai.residents import selectors
-    from moyai.residents.models import Resident
+    from moyai.residents.models import Resident, SupportMeasurePerson
 
     setup_test_environment()
     rng = random.Random(args.seed)
@@ -54,8 +146,14 @@ def main() -> None:
     actor = staff_principal(user, t)
     with tenant_scope(t):
         total = Resident.objects.filter(status="resident").count()
-        picks = [Resident.objects.filter(status="resident").order_by("atena_no")
-                 .values("atena_no", "display_kana", "state")[rng.randrange(total)] for _ in range(args.samples)]
+        protected = protect(t, args.protected, random.Random(args.seed + 1))
+        hidden = set(SupportMeasurePerson.objects.values_list("atena_no", flat=True))
+        picks = []
+        while len(picks) < args.samples:  # the clerk cannot open a protected person's record: not a sample
+            p = (Resident.objects.filter(status="resident").order_by("atena_no")
+                 .values("atena_no", "display_kana", "state")[rng.randrange(total)])
+            if p["atena_no"] not in hidden:
+                picks.append(p)
     client = Client()
     client.force_login(user)
     c = f"/counter/{t}"
@@ -68,12 +166,23 @@ def main() -> None:
         m = re.match(r"app;dur=([\d.]+)", r["Server-Timing"])
         assert m
         screens.setdefault(name, []).append(float(m.group(1)))
+        if name == "search: kana prefix" and f"{selectors.COUNT_CAP:,}件超" in r.content.decode():
+            screens.setdefault("search: kana prefix, > 1,000 hits", []).append(float(m.group(1)))
 
     def selector(name: str, fn: Callable[[], object]) -> None:
         t0 = time.perf_counter()
         with tenant_scope(t):
             fn()
         base.setdefault(name, []).append((time.perf_counter() - t0) * 1000)
+
+    def count_then_page(q: selectors.SearchQuery) -> None:
+        """The capped count and the page as two queries (the search before 2026-12-07), for comparison."""
+        qs = selectors.build_search(q)
+        qs[:selectors.COUNT_CAP + 1].count()
+        list(qs[:q.per_page])
+
+    def one_window(q: selectors.SearchQuery) -> None:
+        selectors._count_and_page(selectors.build_search(q), q)
 
     def detail(a: str) -> None:
         selectors.resident_view(actor, a)
@@ -96,13 +205,19 @@ def main() -> None:
             else:
                 selector(name, fn)
                 page(name, path)
+        q = selectors.SearchQuery(name=kana)
+        ways = [("query: count + page (before)", partial(count_then_page, q)),
+                ("query: one window (now)", partial(one_window, q))]
+        for name, fn in ways if rng.random() < 0.5 else ways[::-1]:
+            selector(name, fn)
         page("resident detail as of 2015-01-01", f"{c}/residents/{a}/?as_of=2015-01-01")
         page("転居 form", f"{c}/residents/{a}/move-within/")
         page("世帯変更 form", f"{c}/residents/{a}/household/")
         page("certificate form", f"{c}/residents/{a}/certificate/")
         page("転入 form", f"{c}/move-in/")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"団体 {t}: {total:,} residents, {args.samples} samples, Server-Timing in ms (budget 300 ms); "
+    print(f"団体 {t}: {total:,} residents ({protected} under a 支援措置), {args.samples} samples, "
+          f"Server-Timing in ms (budget 300 ms); "
           f"{os.cpu_count()} CPUs, load average {load:.1f}")
     print(f"{'screen':36s} {'p50':>7s} {'p95':>7s} {'max':>7s}   selectors p50  page/selectors")
     for name, xs in screens.items():
@@ -111,6 +226,11 @@ def main() -> None:
         b = base.get(name)
         extra = f"   {statistics.median(b):10.1f}  {statistics.median(xs) / statistics.median(b):8.2f}x" if b else ""
         print(f"{name:36s} {statistics.median(xs):7.1f} {percentile(xs, 95):7.1f} {max(xs):7.1f}{extra}")
+    before, now = base["query: count + page (before)"], base["query: one window (now)"]
+    print(f"kana-prefix search queries, same samples (ms): count + page p50 {statistics.median(before):.1f} "
+          f"p95 {percentile(before, 95):.1f}; one window p50 {statistics.median(now):.1f} p95 {percentile(now, 95):.1f}; "
+          f"ratio p50 {statistics.median(now) / statistics.median(before):.2f}")
+    print(f"load average after the run: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

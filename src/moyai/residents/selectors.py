@@ -207,9 +207,7 @@ def search(actor: Principal, q: SearchQuery, *, purpose: str = "") -> SearchResu
         if hidden:
             record_blocked(blocked(actor, "search", hidden, query=_query_for_log(q), hidden=len(hidden)))
             qs = qs.exclude(atena_no__in=sorted(protected))
-    total = qs[:COUNT_CAP + 1].count()  # "more than COUNT_CAP" is all a counter needs to know
-    offset = (q.page - 1) * q.per_page
-    atena = [row["atena_no"] for row in qs[offset : offset + q.per_page]]
+    total, atena = _count_and_page(qs, q)
     by_atena = {r.atena_no: r for r in Resident.objects.filter(atena_no__in=atena)}
     items = [by_atena[a] for a in atena if a in by_atena]
     audit.record(actor, "resident.search", [r.atena_no for r in items], purpose=purpose,
@@ -221,6 +219,22 @@ def search(actor: Principal, q: SearchQuery, *, purpose: str = "") -> SearchResu
               or (r.atena_no in protected and VIEW_RIGHT in actor.permissions)]
     return SearchResult(total=total, page=q.page, per_page=q.per_page, items=items,
                         marks=suppression_marks(actor, marked, protected=protected))
+
+
+def _count_and_page(qs: QuerySet[Any, Any], q: SearchQuery) -> tuple[int, list[str]]:
+    """(count capped at COUNT_CAP + 1, 宛名番号 of the page).
+
+    "More than COUNT_CAP" is all a counter needs to know. While the page lies within the first
+    COUNT_CAP + 1 hits (page 1 to 50 of 20), one query reads those hits' 宛名番号 and both come
+    from it: the matching rows are read and sorted once, not once for the count and again for
+    the page (each pass is most of a broad search's time). Past that, a capped count and the page.
+    """
+    window = COUNT_CAP + 1
+    offset = (q.page - 1) * q.per_page
+    if offset + q.per_page <= window:
+        hits = [row["atena_no"] for row in qs[:window]]
+        return len(hits), hits[offset : offset + q.per_page]
+    return qs[:window].count(), [row["atena_no"] for row in qs[offset : offset + q.per_page]]
 
 
 def _query_for_log(q: SearchQuery) -> dict[str, Any]:

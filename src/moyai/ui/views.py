@@ -12,6 +12,7 @@ import datetime as dt
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from django import forms
 from django.contrib import messages
@@ -20,6 +21,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.decorators import method_decorator
 
 from moyai.certificates.domain import (
@@ -132,16 +134,18 @@ def search(request: HttpRequest, tenant: str) -> HttpResponse:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
     elif form.is_bound and form.is_valid():
         form.add_error(None, "検索条件を1つ以上入力してください")
-    ctx = {"form": form, "result": result, "rows": _rows(result), "pages": _pages(request, result)}
+    ctx = {"form": form, "result": result, "rows": _rows(result, tenant), "pages": _pages(request, result)}
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "results":
         return page(request, "ui/partials/results.html", ctx)
     return page(request, "ui/search.html", ctx)
 
 
-def _rows(result: selectors.SearchResult | None) -> list[dict[str, Any]]:
+def _rows(result: selectors.SearchResult | None, tenant: str) -> list[dict[str, Any]]:
     if result is None:
         return []
-    return [{"atena_no": r.atena_no, "name": r.display_name, "kana": r.display_kana,
+    # the link to each record: one reverse() for the page rather than one per row in the template
+    resident_url = reverse("ui:resident", kwargs={"tenant": tenant, "atena_no": "0"}).removesuffix("0/")
+    return [{"atena_no": r.atena_no, "href": f"{resident_url}{quote(r.atena_no, safe='')}/", "name": r.display_name, "kana": r.display_kana,
              "birth": display.date_text(r.state.get("birth_date"), r.resident_kind), "sex": display.sex_label(r.sex),
              "address": f"{r.address}{' ' + r.katagaki if r.katagaki else ''}", "status": display.status_label(r.status),
              "marks": result.marks.get(r.atena_no, [])}
