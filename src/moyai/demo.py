@@ -62,8 +62,6 @@ def build(scale: float = 1.0, seed: int = 1, console: Console | None = None, tod
     for username, _ in DEMO_USERS:
         if not User.objects.filter(username=username).exists():
             create_staff(username, DEMO_PASSWORD)
-    pool_dir = Path(settings.BASE_DIR) / "var" / "demo"
-    pool_dir.mkdir(parents=True, exist_ok=True)
     table = Table(title=f"デモ環境（縮尺 {scale}, 種 {seed}）")
     for col in ("団体コード", "団体名", "住民", "除票", "世帯", "異動", "秒"):
         table.add_column(col, justify="right" if col not in ("団体名",) else "left")
@@ -86,9 +84,7 @@ def build(scale: float = 1.0, seed: int = 1, console: Console | None = None, tod
                 set_parameter("issuer_name", issuer_name, dt.date(2020, 4, 1), "demo")
                 set_parameter("office_name", office, dt.date(2020, 4, 1), "demo")
                 set_parameter("certificate_fee", 300, dt.date(2020, 4, 1), "demo")
-                pool_file = pool_dir / f"resident_codes_{code}.txt"
-                pool_file.write_text("\n".join(pop.resident_code_pool) + "\n", encoding="utf-8")
-                residents.load_resident_codes(pool_file.read_text(encoding="utf-8").splitlines())
+                residents.load_resident_codes(pop.resident_code_pool)
                 progress.advance(task)
                 summary = residents.load_histories(
                     pop.events, next_atena_seq=pop.next_atena_seq, next_household_seq=pop.next_household_seq,
