@@ -88,7 +88,7 @@ def setup(backend: str, scale: float, reuse: bool) -> float:
     return build_s
 
 
-def child(backend: str, scale: float, samples: int, reuse: bool) -> dict[str, object]:
+def child(backend: str, scale: float, samples: int, reuse: bool, profile: int = 0) -> dict[str, object]:
     build_s = setup(backend, scale, reuse)
     import datetime as dt
 
@@ -117,21 +117,42 @@ def child(backend: str, scale: float, samples: int, reuse: bool) -> dict[str, ob
     # warm-up: the first render loads the font maps and the signer
     certs.issue_at_counter(actor, certs.CertificateRequest(atena_no=chosen[0], terminal="本庁1"))
 
+    # where the time of each issuance goes: produce() reports its render and signing times
+    parts: list[tuple[float, float]] = []
+    real_produce = certs.produce
+
+    def timed_produce(*args: object, **kwargs: object) -> object:
+        out = real_produce(*args, **kwargs)  # type: ignore[arg-type]
+        parts.append((out.render_seconds * 1000, out.sign_seconds * 1000))
+        return out
+
+    certs.produce = timed_produce  # type: ignore[assignment]
     issued: list[certs.IssuedCertificate] = []
     signed_ms: list[float] = []
+    cpu_ms: list[float] = []
     t_all = time.perf_counter()
     for atena in chosen:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         issued.append(certs.issue_at_counter(actor, certs.CertificateRequest(atena_no=atena, terminal="本庁1")))
         signed_ms.append((time.perf_counter() - t) * 1000)
+        cpu_ms.append((time.process_time() - c) * 1000)
     total_s = time.perf_counter() - t_all
+    certs.produce = real_produce  # type: ignore[assignment]
+    render_ms = [p[0] for p in parts]
+    sign_ms = [p[1] for p in parts]
+    rest_ms = [total - p[0] - p[1] for total, p in zip(signed_ms, parts, strict=True)]
 
     r = renderer()
     unsigned_ms: list[float] = []
+    unsigned_cpu_ms: list[float] = []
     for one in issued:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         r.render(one.certificate, one.payload)
         unsigned_ms.append((time.perf_counter() - t) * 1000)
+        unsigned_cpu_ms.append((time.process_time() - c) * 1000)
+
+    if profile:
+        _profile(actor, chosen[:profile], certs)
 
     ok = sum(1 for one in issued[:5] if signing.verify_pdf(one.pdf, [ca]).genuine)
     members = [len(one.certificate.members) for one in issued]
@@ -145,6 +166,13 @@ def child(backend: str, scale: float, samples: int, reuse: bool) -> dict[str, ob
         "backend": backend, "scale": scale, "residents_in_tenant": n_residents, "samples": len(issued),
         "build_s": round(build_s, 1), "certificates_per_s": round(len(issued) / total_s, 2),
         "signed": stats(signed_ms), "unsigned_render": stats(unsigned_ms),
+        "signed_cpu": stats(cpu_ms), "unsigned_render_cpu": stats(unsigned_cpu_ms),
+        "parts_p50_ms": {"render_with_qr": round(statistics.median(render_ms), 1),
+                         "pades_sign": round(statistics.median(sign_ms), 1),
+                         "registry_db_and_compose": round(statistics.median(rest_ms), 1)},
+        "parts_p95_ms": {"render_with_qr": round(percentile(render_ms, 95), 1),
+                         "pades_sign": round(percentile(sign_ms, 95), 1),
+                         "registry_db_and_compose": round(percentile(rest_ms, 95), 1)},
         "ratio_p50": round(statistics.median(signed_ms) / statistics.median(unsigned_ms), 2),
         "ratio_p95": round(percentile(signed_ms, 95) / percentile(unsigned_ms, 95), 2),
         "members_mean": round(statistics.mean(members), 2), "members_max": max(members), "pages_max": max(pages),
@@ -153,9 +181,37 @@ def child(backend: str, scale: float, samples: int, reuse: bool) -> dict[str, ob
     }
 
 
+def _profile(actor: object, atenas: list[str], certs: object) -> None:
+    """cProfile of ``len(atenas)`` issuances: where the time goes, by area and by function."""
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    prof.enable()
+    for atena in atenas:
+        certs.issue_at_counter(actor, certs.CertificateRequest(atena_no=atena, terminal="本庁1"))  # type: ignore[attr-defined]
+    prof.disable()
+    st = pstats.Stats(prof)
+    total = sum(v[2] for v in st.stats.values())  # type: ignore[attr-defined]
+    areas = {"weasyprint": 0.0, "pyhanko/asn1crypto": 0.0, "django/db": 0.0, "segno": 0.0, "moyai": 0.0,
+             "other": 0.0}
+    for (path, _line, _fn), (_cc, _nc, tt, _ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
+        key = ("weasyprint" if "weasyprint" in path or "pydyf" in path or "tinycss2" in path or "cssselect" in path
+               else "pyhanko/asn1crypto" if "pyhanko" in path or "asn1crypto" in path
+               else "django/db" if "django" in path or "sqlite" in path or "psycopg" in path
+               else "segno" if "segno" in path else "moyai" if "moyai" in path else "other")
+        areas[key] += tt
+    print(f"profile of {len(atenas)} issuances ({total:.2f} s own time under the profiler):")
+    for k, v in sorted(areas.items(), key=lambda kv: -kv[1]):
+        print(f"  {k:20} {100 * v / total:5.1f} %")
+    st.sort_stats("tottime").print_stats(25)
+
+
 def report(r: dict[str, object]) -> str:
-    s, u = r["signed"], r["unsigned_render"]
-    assert isinstance(s, dict) and isinstance(u, dict)
+    s, u, sc, uc = r["signed"], r["unsigned_render"], r["signed_cpu"], r["unsigned_render_cpu"]
+    p50, p95 = r["parts_p50_ms"], r["parts_p95_ms"]
+    assert isinstance(s, dict) and isinstance(u, dict) and isinstance(sc, dict) and isinstance(uc, dict)
+    assert isinstance(p50, dict) and isinstance(p95, dict)
     return "\n".join([
         f"証明書ベンチマーク ({r['backend']}, scale {r['scale']}, 周南市 {r['residents_in_tenant']:,} 人, "
         f"{r['samples']} 件, 世帯員 平均 {r['members_mean']} / 最大 {r['members_max']}, 最大 {r['pages_max']} 頁)",
@@ -165,6 +221,11 @@ def report(r: dict[str, object]) -> str:
         f"  unsigned render of the same PDFs:   p50 {u['p50_ms']} ms, p95 {u['p95_ms']} ms",
         f"  ratio signed/unsigned: p50 {r['ratio_p50']}x, p95 {r['ratio_p95']}x  (target p95 < 300 ms: "
         f"{'met' if s['p95_ms'] < 300 else 'NOT met'})",
+        f"  CPU time of this process per certificate: signed p50 {sc['p50_ms']} ms, p95 {sc['p95_ms']} ms; "
+        f"unsigned render p50 {uc['p50_ms']} ms, p95 {uc['p95_ms']} ms",
+        f"  parts of a signed issuance, p50 / p95 ms: render (with QR) {p50['render_with_qr']} / "
+        f"{p95['render_with_qr']}, PAdES {p50['pades_sign']} / {p95['pades_sign']}, registry + DB + compose "
+        f"{p50['registry_db_and_compose']} / {p95['registry_db_and_compose']}",
         f"  verified (first 5): {r['verified_of_first_5']}/5; load average {r['loadavg']} on {r['cpus']} CPUs",
     ])
 
@@ -175,10 +236,11 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--samples", type=int, default=200)
     ap.add_argument("--reuse", action="store_true", help="reuse the demo database built at the same scale")
+    ap.add_argument("--profile", type=int, default=0, metavar="N", help="also print a cProfile of N issuances")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(ROOT / "src"))
-    result = child(args.backend, args.scale, args.samples, args.reuse)
+    result = child(args.backend, args.scale, args.samples, args.reuse, args.profile)
     (OUT / f"certificates-{args.backend}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
     print(report(result))
 
