@@ -249,10 +249,9 @@ SEARCH_HISTORY_KEPT = 20
 def remember_search(actor: Principal, q: SearchQuery) -> None:
     """検索履歴 (標準仕様書 2.1.1): the last conditions of each staff member, newest first."""
     SearchHistory.objects.create(actor=actor.label, query=_query_for_log(q))
-    old = list(SearchHistory.objects.filter(actor=actor.label).order_by("-at", "-id")
-               .values_list("id", flat=True)[SEARCH_HISTORY_KEPT:])
-    if old:
-        SearchHistory.objects.filter(actor=actor.label, id__in=old).delete()
+    # one statement (not a read of the old ids, then a delete)
+    newest = SearchHistory.objects.filter(actor=actor.label).order_by("-at", "-id").values("id")[:SEARCH_HISTORY_KEPT]
+    SearchHistory.objects.filter(actor=actor.label).exclude(id__in=newest).delete()
 
 
 def search_history(actor: Principal) -> list[dict[str, Any]]:
