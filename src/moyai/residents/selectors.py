@@ -232,7 +232,9 @@ def _count_and_page(qs: QuerySet[Any, Any], q: SearchQuery) -> tuple[int, list[s
     window = COUNT_CAP + 1
     offset = (q.page - 1) * q.per_page
     if offset + q.per_page <= window:
-        hits = [row["atena_no"] for row in qs[:window]]
+        columns = qs.query.values_select  # the same (sort key, 宛名番号) pairs, as tuples rather than dicts
+        at = columns.index("atena_no")
+        hits = [row[at] for row in qs.values_list(*columns)[:window]]
         return len(hits), hits[offset : offset + q.per_page]
     return qs[:window].count(), [row["atena_no"] for row in qs[offset : offset + q.per_page]]
 
