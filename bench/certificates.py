@@ -8,11 +8,16 @@ the PostgreSQL database ``moyai_bench_cert`` — with a throw-away signing key, 
   counter, render, QR payload, PAdES signature, 交付履歴 and access log — certificates per second
   and p50/p95 per certificate;
 - in the same run, renders the same certificates unsigned (``Renderer.render``, glyph check
-  included) as the baseline, and prints the ratio.
+  included) as the baseline, and prints the ratio;
+- the CPU time of the process per certificate (less dependent on the other work of a shared
+  machine than the wall-clock time) and the parts of a signed issuance: render with the QR code,
+  PAdES signature, and the rest (registry read, 支援措置 check, composing, counter, 交付履歴, log);
+- with ``--profile N``, a cProfile of N more issuances, by area and by function.
 
     .venv/bin/python bench/certificates.py                          # SQLite, full scale
     .venv/bin/python bench/certificates.py --scale 0.05 --samples 50
     .venv/bin/python bench/certificates.py --backend postgresql --reuse
+    .venv/bin/python bench/certificates.py --reuse --samples 20 --profile 20
 """
 
 from __future__ import annotations
