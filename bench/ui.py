@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "var" / "bench"
@@ -153,7 +154,7 @@ def main() -> None:
         total = Resident.objects.filter(status="resident").count()
         protected = protect(t, args.protected, random.Random(args.seed + 1))
         hidden = set(SupportMeasurePerson.objects.values_list("atena_no", flat=True))
-        picks = []
+        picks: list[dict[str, Any]] = []
         while len(picks) < args.samples:  # the clerk cannot open a protected person's record: not a sample
             p = (Resident.objects.filter(status="resident").order_by("atena_no")
                  .values("atena_no", "display_kana", "state")[rng.randrange(total)])
@@ -197,7 +198,7 @@ def main() -> None:
     for p in picks:
         a, kana = p["atena_no"], p["display_kana"].replace("　", "")[:2]
         birth = str((p["state"].get("birth_date") or {}).get("year") or "1980")
-        pairs = [
+        pairs: list[tuple[str, str, Callable[[], object]]] = [
             ("search: kana prefix", f"{c}/?name={kana}", partial(selectors.search, actor, selectors.SearchQuery(name=kana))),
             ("search: birth year", f"{c}/?birth={birth}", partial(selectors.search, actor, selectors.SearchQuery(birth=birth))),
             ("resident detail + timeline", f"{c}/residents/{a}/", partial(detail, a)),
@@ -211,8 +212,9 @@ def main() -> None:
                 selector(name, fn)
                 page(name, path)
         q = selectors.SearchQuery(name=kana)
-        ways = [("query: count + page (before)", partial(count_then_page, q)),
-                ("query: one window (now)", partial(one_window, q))]
+        ways: list[tuple[str, Callable[[], object]]] = [
+            ("query: count + page (before)", partial(count_then_page, q)),
+            ("query: one window (now)", partial(one_window, q))]
         for name, fn in ways if rng.random() < 0.5 else ways[::-1]:
             selector(name, fn)
         page("resident detail as of 2015-01-01", f"{c}/residents/{a}/?as_of=2015-01-01")
