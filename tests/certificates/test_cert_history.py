@@ -46,13 +46,13 @@ def test_issuances_are_listed_by_period_and_person_with_their_revocation(
         assert first.revocation_reason == "誤交付" and first.revoked_at is not None
         assert page.rows[0].revoked_at is None and page.rows[0].persons == (fam["child"],)
         assert set(first.persons) == set(fam.values()) and first.staff == "staff:clerk1" and first.fee == 300
-        mother_only = history.issuances(world.auditor, _q(atena_no=fam["mother"], date_to=dt.date(2026, 6, 30)))
+        mother_only = history.issuances(world.approver, _q(atena_no=fam["mother"], date_to=dt.date(2026, 6, 30)))
         assert [r.serial for r in mother_only.rows] == [later.serial, one.serial]
         assert history.issuances(world.clerk, _q(channel="kiosk")).total == 0
         assert history.issuances(world.clerk, _q(kind="removed_copy")).total == 0
         assert history.issuances(world.clerk, _q(kind="resident_copy", staff="staff:clerk1")).total == 2
         assert AccessLog.objects.filter(operation="certificate.history").count() == 5  # one per query
-        logged = AccessLog.objects.get(operation="certificate.history", actor="staff:auditor1")
+        logged = AccessLog.objects.get(operation="certificate.history", actor="staff:approver1")
         subjects = AccessLogSubject.objects.filter(log_id=logged.id).values_list("atena_no", flat=True)
         assert sorted(subjects) == sorted(fam.values())
 

@@ -131,6 +131,7 @@ USERS_TOKENS = {"list_staff", "grant", "issue"}
 AUDIT = {"by_resident", "by_actor", "audit_analysis"}
 CERTIFICATES = {"issue_certificate", "register_kiosk_card"}
 REVOKE = {"revoke_certificate"}
+ISSUANCE_HISTORY = {"list_issuances"}  # 交付履歴照会 (2.2.2): the staff who issue and revoke
 
 #: Hard-coded from the issue: 窓口 searches, views and registers 異動; 審査 approves/cancels 職権
 #: changes (and searches/views); 管理 keeps tenant parameters, users and tokens; 監査 reads the log only.
@@ -142,6 +143,8 @@ ISSUE_ALLOWED: dict[str, set[str]] = {
 }
 ISSUE_ALLOWED["approver"] |= SUPPRESSION | SUPPORT_MEASURES
 ISSUE_ALLOWED["admin"] |= SUPPRESSION_MONITOR
+ISSUE_ALLOWED["clerk"] |= ISSUANCE_HISTORY
+ISSUE_ALLOWED["approver"] |= ISSUANCE_HISTORY
 #: 宛名連携 (issue 6): the 団体's other business systems pull 宛名 data, nothing else.
 LINKAGE = {"linkage_full", "linkage_changes"}
 ISSUE_ALLOWED["linkage"] = LINKAGE
