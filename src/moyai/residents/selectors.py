@@ -774,3 +774,87 @@ def exchange_records(actor: Principal, atena_nos: list[str] | tuple[str, ...], *
             out[a] = ExchangeRecord(out[a].record, out[a].household, history_rows(histories[a]))
         audit.record(actor, "resident.history", fast, purpose=purpose)
     return out
+
+
+def atena_no_by_resident_code(resident_code: str) -> str | None:
+    """The 宛名番号 of the one record (住民 or 除票) with this 住民票コード in the 団体 in scope.
+
+    None when there is none, or more than one (a 住民票コード names one person). One indexed
+    lookup (``resident_code`` index); no personal data is returned, so nothing is logged.
+    """
+    if not resident_code:
+        return None
+    found = list(Resident.objects.filter(resident_code=resident_code).values_list("atena_no", flat=True)[:2])
+    return str(found[0]) if len(found) == 1 else None
+
+
+@dataclass(frozen=True)
+class ExchangeRead:
+    """What :func:`exchange_record_async` found for one 住民票コード.
+
+    ``found`` False: no (unique) record. ``full_rules`` True: the person (or their 世帯) is under
+    a 支援措置 or 抑止, the projection is stale, the date is not today, or history was asked —
+    nothing was read or logged, and the caller asks :func:`exchange_records` (synchronous) instead.
+    """
+
+    found: bool
+    record: ExchangeRecord | None = None
+    full_rules: bool = False
+
+
+async def exchange_record_async(conn: Any, tenant_code: str, resident_code: str, *, on: dt.date,
+                                actor: Principal, purpose: str, request_id: str,
+                                with_history: bool = False) -> ExchangeRead:
+    """:func:`exchange_records` for one person found by 住民票コード, on a psycopg ``AsyncConnection``.
+
+    For the gateway's asynchronous hot path. ``conn`` is a connection of the application role
+    (row-level security applies), in autocommit mode and outside any transaction. In one
+    transaction: ``moyai.tenant`` set for it only (as ``tenant_scope``), the indexed 住民票コード
+    lookup, :func:`exchange_records`' statement, and — when the person is answered — the same
+    ``resident.view`` access-log entry (one statement, :func:`audit.entry_statements`), committed
+    before returning. Anything that needs the 抑止/支援措置 rules returns ``full_rules`` without
+    reading or logging personal data, so those rules stay :func:`guard_view`'s and
+    :func:`hide_protected`'s alone.
+    """
+    import json
+
+    from moyai.platform.tenancy.scope import GUC
+
+    from .domain.suppression import MeasureStatus
+
+    if not resident_code:
+        return ExchangeRead(False)
+    if with_history or on < _today():
+        return ExchangeRead(True, full_rules=True)
+    # Two round trips, pipelined: (BEGIN, set_config, the statement) and (access log, COMMIT). The
+    # statement is exchange_records' own, with the indexed 住民票コード lookup as its person list.
+    lookup = "SELECT atena_no FROM residents_resident WHERE tenant_code = %s AND resident_code = %s"
+    by_code = [tenant_code, resident_code]
+    async with conn.pipeline(), conn.transaction():
+        await conn.execute("SELECT set_config(%s, %s, true)", [GUC, tenant_code])
+        cur = await conn.execute(_EXCHANGE_SQL.format(marks=lookup),
+                                 [tenant_code, *by_code, tenant_code, *by_code, tenant_code, MeasureStatus.ENDED,
+                                  tenant_code, *by_code, tenant_code, on])
+        states: dict[str, PersonState] = {}
+        flagged = False
+        for src, atena_no, value in await cur.fetchall():
+            if src == "r":
+                states[atena_no] = PersonState(**(json.loads(value) if isinstance(value, str | bytes) else value))
+            else:
+                flagged = True
+        if not states:
+            return ExchangeRead(False)
+        persons = [p for p in states.values() if p.resident_code == resident_code]
+        if flagged or len(persons) != 1:
+            return ExchangeRead(True, full_rules=True)  # 支援措置, 抑止, a stale projection …: the full rules decide
+        s = persons[0]
+        a = s.atena_no
+        members = sorted((m for m in states.values() if m.is_resident and m.household_no == s.household_no),
+                         key=_household_order) if s.household_no and s.is_resident else []
+        entry, atena = audit.new_entry(actor, "resident.view", [a, *[m.atena_no for m in members]],
+                                       tenant_code=tenant_code, purpose=purpose,
+                                       individual_number=bool(s.individual_number),
+                                       detail={"as_of": on.isoformat(), "recorded_at": None}, request_id=request_id)
+        for sql, params in audit.entry_statements("postgresql", entry, atena):
+            await conn.execute(sql, params)
+    return ExchangeRead(True, ExchangeRecord(s, members))
