@@ -47,6 +47,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """:func:`cpu_seconds` of a process and its living descendants (uvicorn workers)."""
+    total = cpu_seconds(pid)
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return total
+    return total + sum(tree_cpu_seconds(int(c)) for c in children)
+
+
 def percentile(xs: list[float], p: float) -> float:
     xs = sorted(xs)
     if not xs:
@@ -171,6 +181,11 @@ def main() -> None:
     parser.add_argument("--procs", type=int, default=1, help="load-generator processes")
     parser.add_argument("--residents", type=int, default=20)
     parser.add_argument("--registry-threads", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=1, help="server processes (uvicorn workers)")
+    parser.add_argument("--http", default="auto", help="server HTTP parser: auto, httptools, h11")
+    parser.add_argument("--loop", default="auto", help="server event loop: auto, uvloop, asyncio")
+    parser.add_argument("--profile", help="run the server under cProfile, stats to this file (event-loop thread)")
+    parser.add_argument("--phases", default="all", help="comma-separated: bare,refused,full (default all)")
     args = parser.parse_args()
     if args.load:
         load_main(args)
@@ -184,7 +199,9 @@ def main() -> None:
         work = Path(tmp)
         pki = init_pki(work / "pki")
         dc = DataCentre("a", pki, work, batch_size=256,
-                        serve_args=("--registry-threads", str(args.registry_threads)))
+                        serve_args=("--registry-threads", str(args.registry_threads), "--workers", str(args.workers),
+                                    "--http", args.http, "--loop", args.loop),
+                        command_prefix=(sys.executable, "-m", "cProfile", "-o", args.profile) if args.profile else ())
         dc.peer_port = dc.port + 1  # no data centre b in this run
         t0 = time.perf_counter()
         dc.create_database(args.residents)
@@ -194,15 +211,17 @@ def main() -> None:
         results: dict[str, dict[str, Any]] = {}
         logged: dict[str, int] = {}
         try:
-            for path in PHASES:
+            wanted = {"bare": "/health", "refused": "/exchange?refused", "full": "/exchange"}
+            phases = [p for k, p in wanted.items() if args.phases == "all" or k in args.phases.split(",")]
+            for path in phases:
                 run_phase(dc.url, str(pki.dir), path, args.warmup, args.concurrency, args.procs, subjects,
                           args.org, args.provider)
                 before = len(dc.entries())
                 assert dc.process is not None
-                cpu0 = cpu_seconds(dc.process.pid)
+                cpu0 = tree_cpu_seconds(dc.process.pid)
                 results[path] = run_phase(dc.url, str(pki.dir), path, args.seconds, args.concurrency, args.procs,
                                           subjects, args.org, args.provider)
-                results[path]["cpu_ms"] = (cpu_seconds(dc.process.pid) - cpu0) * 1000 / max(1, results[path]["ok"])
+                results[path]["cpu_ms"] = (tree_cpu_seconds(dc.process.pid) - cpu0) * 1000 / max(1, results[path]["ok"])
                 logged[path] = len(dc.entries()) - before
         finally:
             dc.stop()
@@ -210,16 +229,20 @@ def main() -> None:
         dc.drop_database()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores shared by the server, the load generator(s) "
           f"and other work (load average at the end: {os.getloadavg()[0]:.1f})")
-    print(f"concurrency {args.concurrency} keep-alive mTLS connections in {args.procs} load process(es), "
+    print(f"server: {args.workers} process(es), --http {args.http} --loop {args.loop}; "
+          f"concurrency {args.concurrency} keep-alive mTLS connections in {args.procs} load process(es), "
           f"{args.seconds:.0f} s per phase after {args.warmup:.0f} s of warm-up")
     bare = results["/health"]["per_second"]
     for path, name in PHASES.items():
+        if path not in results:
+            continue
         r = results[path]
         print(f"  {name:44s} {r['per_second']:7.0f} /s  p50 {r['p50_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms  "
               f"bare/this {bare / r['per_second']:5.1f}x  server CPU {r['cpu_ms']:5.2f} ms/req "
               f"(= {1000 / r['cpu_ms']:5.0f}/s per core)  errors {r['errors'] or 0}")
     for path in ("/exchange", "/exchange?refused"):
-        print(f"  {PHASES[path]}: {logged[path]} log entries for {results[path]['ok']} replies")
+        if path in results:
+            print(f"  {PHASES[path]}: {logged[path]} log entries for {results[path]['ok']} replies")
     print(f"  verify-log: {'ok' if status == 0 else 'FAILED'} — {message}")
 
 

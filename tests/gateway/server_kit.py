@@ -62,6 +62,8 @@ class DataCentre:
     process: subprocess.Popen[bytes] | None = None
     batch_size: int = 4
     serve_args: tuple[str, ...] = ()
+    #: run the server under this (e.g. ``python -m cProfile -o out``; bench/gateway.py --profile)
+    command_prefix: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -124,7 +126,7 @@ class DataCentre:
 
     def start(self, timeout: float = 60.0) -> None:
         other = "b" if self.dc == "a" else "a"
-        cmd = [MOYAI, "gateway", "serve", "--dc", self.dc, "--port", str(self.port), "--pki", str(self.pki.dir),
+        cmd = [*self.command_prefix, MOYAI, "gateway", "serve", "--dc", self.dc, "--port", str(self.port), "--pki", str(self.pki.dir),
                "--batch-size", str(self.batch_size), "--peer", f"{other}=https://127.0.0.1:{self.peer_port}", *self.serve_args]
         log = open(self.workdir / f"dc-{self.dc}.log", "ab")
         self.process = subprocess.Popen(cmd, env=self.env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603 - our own CLI

@@ -93,3 +93,79 @@ def test_both_logs_verify_after_both_gateways_restart(gateways: TwoDataCentres) 
     for dc in gateways:
         dc.start()
     assert run(send_via_a(gateways)).status == 200
+
+
+# -- SOAP across data centres ---------------------------------------------------------------------------
+
+
+async def soap_via_a(gw: TwoDataCentres, provider: str = YANAI) -> tuple[int, dict[str, str], bytes, bytes, str]:
+    """A SOAP request signed by kenpo-midori, sent to a's /soap: (status, headers, body sent, reply, message id)."""
+    from moyai.gateway.adapters import soap
+
+    client = GatewayClient(gw.pki, "kenpo-midori", gw.a.url)
+    try:
+        key_id, key = gw.pki.xml_key("kenpo-midori")
+        request = client.request(provider, code_at(gw.b))
+        body = soap.render_request(request, soap.XmlSigningKey("kenpo-midori", key_id, key))
+        r = await client.post(body, "/soap", soap.CONTENT_TYPE)
+        return r.status_code, dict(r.headers), body, r.content, request.message_id
+    finally:
+        await client.close()
+
+
+def test_a_soap_request_at_a_for_a_provider_in_b_is_routed_to_b_and_answered_with_b_s_signed_envelope(
+        gateways: TwoDataCentres) -> None:
+    from moyai.gateway.adapters import soap
+
+    status, headers, body, reply, message_id = run(soap_via_a(gateways))
+    assert (status, headers["content-type"]) == (200, soap.CONTENT_TYPE)
+    signer, response = soap.open_reply(reply, soap.XmlPeers(gateways.pki.xml_certificates()))
+    assert signer == "gateway-b"  # b's signed envelope, relayed unchanged
+    assert (response.status, response.provider, response.in_reply_to, response.subject) == (
+        "provided", YANAI, message_id, code_at(gateways.b))
+    assert response.items["resident_record.address"]["address"] == "山口県柳井市一丁目1番地"
+    [at_a] = by_message(gateways.a, message_id)
+    [at_b] = by_message(gateways.b, message_id)
+    assert (at_a["kind"], at_a["outcome"], at_a["provider"], at_a["subject"]) == ("forward", "provided", YANAI, None)
+    assert (at_b["kind"], at_b["outcome"], at_b["provider"], at_b["basis_id"]) == ("exchange", "provided", YANAI,
+                                                                                    "LB-0001")
+    assert at_a["request_digest"] == at_b["request_digest"] == hashlib.sha256(body).hexdigest()
+    assert at_a["response_digest"] == at_b["response_digest"] == hashlib.sha256(reply).hexdigest()
+    # b read its own registry for it: one access-log entry, the gateway acting for kenpo-midori
+    rows = gateways.b.query("SELECT actor, operation, request_id FROM audit_accesslog WHERE request_id = ?",
+                            (message_id,))
+    assert rows == [("gateway:kenpo-midori", "resident.view", message_id)]
+    assert gateways.a.query("SELECT count(*) FROM audit_accesslog WHERE request_id = ?", (message_id,)) == [(0,)]
+
+
+def test_a_soap_request_for_b_while_b_is_down_gets_a_signed_retryable_fault_and_nothing_is_logged_as_delivered(
+        gateways: TwoDataCentres) -> None:
+    from moyai.gateway.adapters import soap
+
+    b_before = len(gateways.b.entries())
+    gateways.b.stop()
+    try:
+        status, headers, _, reply, message_id = run(soap_via_a(gateways))
+    finally:
+        gateways.b.start()
+    assert (status, headers["retry-after"], headers["content-type"]) == (503, "5", soap.CONTENT_TYPE)
+    signer, response = soap.open_reply(reply, soap.XmlPeers(gateways.pki.xml_certificates()))
+    assert signer == "gateway-a"
+    assert (response.status, response.code, response.retryable, response.in_reply_to, response.items) == (
+        "unavailable", "peer_unavailable", True, message_id, {})
+    assert response.reason_ja.startswith("提供者のデータセンターに接続できません: ")
+    assert "再送" in response.reason_ja and "提供されていません" in response.reason_ja
+    assert b"soap:Fault" in reply or b":Fault" in reply
+    [at_a] = by_message(gateways.a, message_id)
+    assert (at_a["kind"], at_a["outcome"]) == ("forward", "unavailable")
+    assert at_a["response_digest"] == hashlib.sha256(reply).hexdigest()
+    assert len(gateways.b.entries()) == b_before
+    assert by_message(gateways.b, message_id) == []
+    # once b is back, a new message goes through
+    status, _, _, _, again = run(soap_via_a(gateways))
+    assert status == 200
+    assert [e["outcome"] for e in by_message(gateways.b, again)] == ["provided"]
+    assert [e["outcome"] for e in by_message(gateways.a, again)] == ["provided"]
+    for dc in gateways:
+        code, message = dc.verify_log()
+        assert code == 0, message

@@ -9,9 +9,13 @@ the access log.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import os
+from collections.abc import Iterator
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from moyai.gateway.registry import ResidentsReadModel, gateway_actor
@@ -152,3 +156,83 @@ def test_a_stale_projection_or_a_past_date_is_read_by_replay(world: World) -> No
 def _replayed(actor: Principal, a: str, on: dt.date) -> tuple[PersonState, list[PersonState]]:
     view = selectors.resident_view(actor, a, as_of=on, purpose="比較")
     return view.record, view.household
+
+
+# -- the asynchronous read on the gateway's pool (PostgreSQL) ------------------------------------------------
+
+PG = os.environ.get("MOYAI_DB") == "postgresql"
+
+
+@pytest.fixture(scope="module")
+def flush_as_owner() -> Iterator[None]:
+    """The flush ending a transactional test runs as the login role (the owner): the application
+    role may not TRUNCATE, and the 異動 and access-log tables are append-only for it. Module-scoped,
+    so it is still in place when the test's database fixture is torn down."""
+    from django.conf import settings
+    from django.test import TransactionTestCase
+
+    original = TransactionTestCase._fixture_teardown
+
+    def teardown(self: TransactionTestCase) -> None:
+        with connection.cursor() as cur:
+            cur.execute("SET ROLE NONE")
+        try:
+            original(self)
+        finally:
+            with connection.cursor() as cur:
+                cur.execute(f'SET ROLE "{settings.PG_APP_ROLE}"')
+
+    TransactionTestCase._fixture_teardown = teardown  # type: ignore[method-assign]
+    yield
+    TransactionTestCase._fixture_teardown = original  # type: ignore[method-assign]
+
+
+@pytest.mark.skipif(not PG, reason="psycopg async pool: MOYAI_DB=postgresql")
+@pytest.mark.django_db(transaction=True)  # the pool's connections see only committed rows
+def test_the_read_on_the_pool_equals_the_synchronous_read_or_leaves_the_person_to_the_full_rules(
+        flush_as_owner: None, world: World) -> None:
+    from moyai.gateway.server.pg import make_pool
+    from moyai.residents.models import Resident
+
+    families = _town(world)
+    everyone = [a for f in families for a in f]
+    actor = gateway_actor(SHUNAN, "kenpo-midori")
+    today = timezone.localdate()
+    with tenant_scope(SHUNAN):
+        codes = dict(Resident.objects.filter(atena_no__in=everyone).values_list("atena_no", "resident_code"))
+    assert len(codes) == len(everyone) and all(codes.values())
+
+    async def read_all() -> dict[str, selectors.ExchangeRead]:
+        pool = make_pool(connection.settings_dict, min_size=1, max_size=2, deferred_commit=True)
+        await pool.open(wait=True, timeout=10)
+        try:
+            out = {}
+            for a in [*everyone, "unknown"]:
+                async with pool.connection() as conn:
+                    out[a] = await selectors.exchange_record_async(
+                        conn, SHUNAN, str(codes.get(a, "99999999999")), on=today, actor=actor, purpose="比較",
+                        request_id=f"req-{a}")
+            return out
+        finally:
+            await pool.close()
+
+    got = asyncio.run(read_all())
+    assert got.pop("unknown") == selectors.ExchangeRead(False)
+    # 支援措置 in family 4, 抑止 on family 5's 世帯主 and on family 6's 世帯: the full rules decide
+    deferred = {a for a, r in got.items() if r.full_rules}
+    assert deferred == set(families[4]) | {families[5][0]} | set(families[6])
+    assert all(got[a].record is None for a in deferred)
+    with tenant_scope(SHUNAN):
+        expected = {a: selectors.exchange_records(actor, [a], on=today, purpose="比較").get(a) for a in everyone}
+        for a in set(everyone) - deferred:
+            assert got[a] == selectors.ExchangeRead(True, expected[a])
+            [log] = AccessLog.objects.filter(request_id=f"req-{a}")
+            assert (log.operation, log.actor, log.purpose, log.outcome, log.detail) == (
+                "resident.view", "gateway:kenpo-midori", "比較", "ok", {"as_of": today.isoformat(), "recorded_at": None})
+            assert sorted(AccessLogSubject.objects.filter(log_id=log.id).values_list("atena_no", flat=True)) == sorted(
+                {a, *[m.atena_no for m in expected[a].household]})  # type: ignore[union-attr]
+            assert log.subject_count == len({a, *[m.atena_no for m in expected[a].household]})  # type: ignore[union-attr]
+        # nothing was read or logged for the deferred ones
+        assert not AccessLog.objects.filter(request_id__in=[f"req-{a}" for a in deferred]).exists()
+    # the 除票 are answered too (removed record, no household)
+    assert got[families[0][2]].record.record.status == "removed"  # type: ignore[union-attr]

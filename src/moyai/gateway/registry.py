@@ -21,7 +21,7 @@ from moyai.residents import selectors
 from moyai.residents.domain.model import PersonState
 from moyai.residents.errors import RegistryError
 
-__all__ = ["RegistryReadModel", "ResidentsReadModel", "gateway_actor"]
+__all__ = ["RESIDENT_RECORD", "RegistryReadModel", "ResidentsReadModel", "gateway_actor", "values_of"]
 
 RESIDENT_RECORD = "resident_record."
 
@@ -57,8 +57,7 @@ class ResidentsReadModel:
     """:class:`RegistryReadModel` over :mod:`moyai.residents.selectors`."""
 
     def atena_no_for(self, person_key: str) -> str | None:
-        rows = list(selectors.build_search(selectors.SearchQuery(resident_code=person_key, include_removed=True))[:2])
-        return str(rows[0]["atena_no"]) if len(rows) == 1 else None
+        return selectors.atena_no_by_resident_code(person_key)
 
     def person_key_for(self, atena_no: str, actor: Principal) -> str | None:
         try:
@@ -77,28 +76,33 @@ class ResidentsReadModel:
                                            with_history=RESIDENT_RECORD + "move_history" in held)
         if atena_no not in found:
             return {}, sorted(items)
-        view = found[atena_no]
-        s = view.record
-        values: dict[str, Any] = {}
-        for item in sorted(held):
-            name = item[len(RESIDENT_RECORD):]
-            if name == "name":
-                values[item] = _name(s)
-            elif name == "address":
-                values[item] = {"address": s.address, "katagaki": s.katagaki, "postal_code": s.postal_code}
-            elif name == "birth_date":
-                values[item] = _jsonable(s.birth_date)
-            elif name == "sex":
-                values[item] = s.sex
-            elif name == "household":
-                values[item] = {"relationship": s.relationship, "members": [
-                    {"relationship": m.relationship, **_name(m), "birth_date": _jsonable(m.birth_date)}
-                    for m in view.household]}
-            elif name == "move_history" and view.history is not None:
-                values[item] = [{"kind": r.kind, "reason_code": r.reason_code,
-                                 "effective_date": r.effective_date.isoformat(),
-                                 "notified_date": r.notified_date.isoformat() if r.notified_date else None,
-                                 "cancelled": r.cancelled} for r in view.history]
-            else:
-                not_held.append(item)
-        return values, sorted(not_held)
+        return values_of(found[atena_no], held, not_held)
+
+
+def values_of(view: selectors.ExchangeRecord, held: set[str], not_held: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """The values of the ``held`` items of one person as read for an exchange; (values, items not held)."""
+    not_held = list(not_held)
+    s = view.record
+    values: dict[str, Any] = {}
+    for item in sorted(held):
+        name = item[len(RESIDENT_RECORD):]
+        if name == "name":
+            values[item] = _name(s)
+        elif name == "address":
+            values[item] = {"address": s.address, "katagaki": s.katagaki, "postal_code": s.postal_code}
+        elif name == "birth_date":
+            values[item] = _jsonable(s.birth_date)
+        elif name == "sex":
+            values[item] = s.sex
+        elif name == "household":
+            values[item] = {"relationship": s.relationship, "members": [
+                {"relationship": m.relationship, **_name(m), "birth_date": _jsonable(m.birth_date)}
+                for m in view.household]}
+        elif name == "move_history" and view.history is not None:
+            values[item] = [{"kind": r.kind, "reason_code": r.reason_code,
+                             "effective_date": r.effective_date.isoformat(),
+                             "notified_date": r.notified_date.isoformat() if r.notified_date else None,
+                             "cancelled": r.cancelled} for r in view.history]
+        else:
+            not_held.append(item)
+    return values, sorted(not_held)

@@ -56,8 +56,9 @@ from ..rest import AFFAIR_RE, ITEM_RE
 from ..service import Claimed, ExchangeService, RefusalCode, Reply
 from .xmlvalue import XmlValueError, read_value, safe_parse, write_value
 
-__all__ = ["CONTENT_TYPE", "NS", "SoapAdapter", "SoapError", "XmlPeers", "XmlSigningKey", "parse_request",
-           "parse_response", "render_request", "render_response", "request_to_soap", "response_from_soap"]
+__all__ = ["CONTENT_TYPE", "NS", "Received", "SoapAdapter", "SoapError", "XmlPeers", "XmlSigningKey", "open_reply",
+           "parse_request", "parse_response", "receive", "render_request", "render_response", "request_to_soap",
+           "response_from_soap"]
 
 CONTENT_TYPE: Final = "application/soap+xml; charset=utf-8"
 SOAP: Final = "http://www.w3.org/2003/05/soap-envelope"
@@ -457,6 +458,44 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+@dataclass(frozen=True)
+class Received:
+    """A request envelope as read: ``request`` and its signer, or what to refuse it with.
+
+    ``signer`` is the organisation whose registered key verified the signature (None when the
+    signature did not verify); ``refusal`` is (claimed, code, Japanese reason) or None.
+    """
+
+    request: ExchangeRequest | None
+    signer: str | None
+    refusal: tuple[Claimed, str, str] | None
+
+
+def receive(body: bytes, peers: XmlPeers, now: dt.datetime) -> Received:
+    """Verify and read a request envelope (signature, content, ``wsu:Expires``): what any ``/soap`` does first."""
+    try:
+        verified = verify(body, peers)
+    except SoapError as exc:
+        return Received(None, None, (_claimed(unverified_content(body)), exc.code, exc.reason_ja))
+    try:
+        request = request_from_element(verified.content, verified.timestamp)
+    except MessageError as exc:
+        return Received(None, verified.org_id, (_claimed(verified.content, verified.org_id), RefusalCode.MALFORMED,
+                                                f"照会の形式が正しくありません: {exc}"))
+    if verified.expires < now:
+        return Received(None, verified.org_id, (
+            _claimed(verified.content, verified.org_id), RefusalCode.EXPIRED,
+            f"wsu:Timestamp の有効期限 {format_time(verified.expires)} を過ぎています（期限切れ）"))
+    return Received(request, verified.org_id, None)
+
+
+def open_reply(data: bytes, gateway_peers: XmlPeers) -> tuple[str, ExchangeResponse]:
+    """A gateway's signed reply: (signing organisation, response); :class:`SoapError` or
+    :class:`~..domain.message.MessageError` when it is not one."""
+    verified = verify(data, gateway_peers)
+    return verified.org_id, response_from_element(verified.content, verified.timestamp)
+
+
 class SoapAdapter:
     """``POST /soap``: signed SOAP envelope in, signed SOAP envelope (or Fault) out."""
 
@@ -473,19 +512,9 @@ class SoapAdapter:
         return render_response(response, self.key)
 
     def handle(self, body: bytes) -> Reply:
-        try:
-            verified = verify(body, self.peers)
-        except SoapError as exc:
-            return self.service.refuse_unauthenticated(body, _claimed(unverified_content(body)), exc.code,
-                                                       exc.reason_ja, self.encode)
-        try:
-            request = request_from_element(verified.content, verified.timestamp)
-        except MessageError as exc:
-            return self.service.refuse_unauthenticated(
-                body, _claimed(verified.content, verified.org_id), RefusalCode.MALFORMED,
-                f"照会の形式が正しくありません: {exc}", self.encode)
-        if verified.expires < self.clock():
-            return self.service.refuse_unauthenticated(
-                body, _claimed(verified.content, verified.org_id), RefusalCode.EXPIRED,
-                f"wsu:Timestamp の有効期限 {format_time(verified.expires)} を過ぎています（期限切れ）", self.encode)
-        return self.service.handle(body, request, verified.org_id, self.encode)
+        received = receive(body, self.peers, self.clock())
+        if received.refusal is not None:
+            claimed, code, reason_ja = received.refusal
+            return self.service.refuse_unauthenticated(body, claimed, code, reason_ja, self.encode)
+        assert received.request is not None and received.signer is not None
+        return self.service.handle(body, received.request, received.signer, self.encode)

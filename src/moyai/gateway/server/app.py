@@ -3,10 +3,11 @@
 Routes:
 
 - ``POST /exchange`` — REST/JSON with JWS (:class:`.exchange.GatewayService`), on the event loop.
-- ``POST /<name>`` for each mounted adapter: an adapter with the shape of
-  :class:`moyai.gateway.rest.RestAdapter` (``handle(body: bytes) -> Reply``), wrapped in
-  :class:`.mounts.CertificateBound` (client certificate = signer) and run in a worker thread
-  because adapters are synchronous (``/soap`` when ``moyai.gateway.adapters.soap`` exists).
+- ``POST /<name>`` for each mounted adapter: either asynchronous (``asynchronous = True``,
+  ``async handle(body, client_cn) -> HttpReply``: :class:`.mounts.SoapEndpoint`, ``/soap`` over
+  this service, routed between data centres), or synchronous with the shape of
+  :class:`moyai.gateway.rest.RestAdapter`, wrapped in :class:`.mounts.CertificateBound` (client
+  certificate = signer) and run in a worker thread.
 - ``GET /health`` — a fixed body: the bare endpoint the benchmark compares the full path with.
 
 The TLS client certificate's subject reaches the application through
@@ -26,9 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-from uvicorn.protocols.http.h11_impl import H11Protocol
-
 from .exchange import PROBLEM_CONTENT_TYPE, GatewayService, HttpReply
+from .mtls import MtlsH11Protocol, client_cn
 
 __all__ = ["GatewayApp", "MountedAdapter", "MtlsH11Protocol", "client_cn"]
 
@@ -40,27 +40,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 MAX_BODY: Final = 1 << 20  # 1 MiB: far above any exchange message
-
-
-def client_cn(peercert: Any) -> str | None:
-    """The CN of a certificate as returned by ``SSLSocket.getpeercert()``."""
-    if not peercert:
-        return None
-    for rdn in peercert.get("subject", ()):
-        for key, value in rdn:
-            if key == "commonName":
-                return str(value)
-    return None
-
-
-class MtlsH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, with the client certificate's CN in every request's scope state."""
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        ssl_object = transport.get_extra_info("ssl_object")
-        cn = client_cn(ssl_object.getpeercert()) if ssl_object is not None else None
-        self.app_state = {**self.app_state, "tls_client_cn": cn}
 
 
 class _Reply(Protocol):
@@ -136,6 +115,9 @@ class GatewayApp:
         await self._send(send, _problem(404, "not_found", "見つかりません"))
 
     async def _adapter(self, mounted: MountedAdapter, body: bytes, cn: str | None) -> HttpReply:
+        if getattr(mounted.adapter, "asynchronous", False):  # e.g. .mounts.SoapEndpoint: on the event loop
+            answered: HttpReply = await mounted.adapter.handle(body, cn)
+            return answered
         loop = asyncio.get_running_loop()
         reply: _Reply = await loop.run_in_executor(self._adapter_executor, mounted.adapter.handle, body, cn)
         return HttpReply(reply.http_status, reply.body, mounted.content_type, getattr(reply, "log_seq", None))

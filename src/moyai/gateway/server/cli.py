@@ -56,10 +56,19 @@ def serve(
     batch_size: Annotated[int, typer.Option(help="チェックポイントのバッチの大きさ")] = 256,
     registry_threads: Annotated[int, typer.Option(help="住民記録の読み取りに使うスレッド数")] = 8,
     pool_size: Annotated[int, typer.Option(help="PostgreSQL の非同期接続プールの最大接続数")] = 16,
+    workers: Annotated[int, typer.Option(help="サーバープロセス数（同じポートで待ち受ける）")] = 1,
+    http: Annotated[str, typer.Option(help="HTTP パーサー（auto・httptools・h11）")] = "auto",
+    loop: Annotated[str, typer.Option(help="イベントループ（auto・uvloop・asyncio）")] = "auto",
 ) -> None:
     """1つのデータセンターのゲートウェイを起動する（相互TLS、データベースは MOYAI_DB などの環境変数）。"""
     if dc not in ("a", "b"):
         console.print(f"[red]エラー:[/red] {DC_HELP}: {dc!r}")
+        raise typer.Exit(2)
+    if http not in ("auto", "httptools", "h11") or loop not in ("auto", "uvloop", "asyncio"):
+        console.print(f"[red]エラー:[/red] --http は auto・httptools・h11、--loop は auto・uvloop・asyncio です（{http!r}, {loop!r}）")
+        raise typer.Exit(2)
+    if workers < 1:
+        console.print(f"[red]エラー:[/red] --workers は1以上です（{workers}）")
         raise typer.Exit(2)
     peers = _peers(peer or [])
     for other in ("a", "b"):
@@ -74,4 +83,5 @@ def serve(
     from .run import serve as run
 
     run(GatewayConfig(dc=dc, pki_dir=str(pki), host=host, port=port or (8441 if dc == "a" else 8442),
-                      peers=peers, batch_size=batch_size, registry_threads=registry_threads, pool_size=pool_size))
+                      peers=peers, batch_size=batch_size, registry_threads=registry_threads, pool_size=pool_size,
+                      workers=workers, http=http, loop=loop))

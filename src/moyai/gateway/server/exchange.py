@@ -24,7 +24,7 @@ import datetime as dt
 import json
 import logging
 import ssl
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -51,6 +51,7 @@ __all__ = [
     "GatewayService",
     "HttpReply",
     "PeerUnavailable",
+    "Wire",
 ]
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,23 @@ class HttpReply:
     content_type: str
     log_seq: int | None
     headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Wire:
+    """How one protocol's messages travel: REST/JWS on ``/exchange`` or SOAP on ``/soap``.
+
+    ``encode`` signs a response as this gateway; ``open_reply`` checks a reply of the other data
+    centre's gateway and returns (signing organisation, response), raising ``ValueError`` (or a
+    subclass) when it is not a signed reply. ``problems``: errors of the relay itself go out as
+    RFC 9457 problem documents (REST) rather than as signed responses (SOAP Faults).
+    """
+
+    path: str
+    content_type: str
+    encode: Callable[[ExchangeResponse], bytes]
+    open_reply: Callable[[bytes], tuple[str, ExchangeResponse]]
+    problems: bool = False
 
 
 class PeerUnavailable(Exception):
@@ -110,20 +128,25 @@ class Forwarder:
     def serves(self, dc: str) -> bool:
         return dc in self.routes
 
-    async def forward(self, dc: str, body: bytes, request: ExchangeRequest) -> Forwarded:
+    def open_jws(self, data: bytes) -> tuple[str, ExchangeResponse]:
+        """A REST reply of a gateway: (signer, response)."""
+        verified = jws.verify(data, self.gateway_keys)
+        return verified.org_id, ExchangeResponse.from_bytes(verified.payload)
+
+    async def forward(self, dc: str, body: bytes, request: ExchangeRequest, wire: Wire | None = None) -> Forwarded:
+        path, content_type = (wire.path, wire.content_type) if wire is not None else ("/exchange", CONTENT_TYPE)
+        open_reply = wire.open_reply if wire is not None else self.open_jws
         try:
-            r = await self.client.post(f"{self.routes[dc]}/exchange", content=body,
-                                       headers={"content-type": CONTENT_TYPE})
+            r = await self.client.post(f"{self.routes[dc]}{path}", content=body, headers={"content-type": content_type})
         except httpx.HTTPError as exc:
             raise PeerUnavailable(type(exc).__name__) from exc
         try:
-            verified = jws.verify(r.content, self.gateway_keys)
-            response = ExchangeResponse.from_bytes(verified.payload)
-        except (jws.JwsError, MessageError) as exc:
+            signer, response = open_reply(r.content)
+        except (jws.JwsError, MessageError, ValueError) as exc:
             if r.status_code >= 500:
                 raise PeerUnavailable(f"HTTP {r.status_code}") from exc
             raise PeerFailed(f"署名を検証できない応答（HTTP {r.status_code}）") from exc
-        if verified.org_id != f"gateway-{dc}" or response.in_reply_to != request.message_id:
+        if signer != f"gateway-{dc}" or response.in_reply_to != request.message_id:
             raise PeerFailed("この照会への応答ではありません")
         return Forwarded(r.status_code, r.content, response)
 
@@ -161,6 +184,14 @@ class GatewayService:
     def encode(self, response: ExchangeResponse) -> bytes:
         return jws.sign(response.to_bytes(), self.signer, self.gateway_id)
 
+    @property
+    def rest(self) -> Wire:
+        return Wire("/exchange", CONTENT_TYPE, self.encode, self._open_jws, problems=True)
+
+    def _open_jws(self, data: bytes) -> tuple[str, ExchangeResponse]:
+        verified = jws.verify(data, self.peers)
+        return verified.org_id, ExchangeResponse.from_bytes(verified.payload)
+
     # -- the REST/JWS entry point -----------------------------------------------------------------
 
     async def exchange(self, body: bytes, client_subject: str | None) -> HttpReply:
@@ -186,16 +217,41 @@ class GatewayService:
         relayed = client_subject in self.relays and client_subject != verified.org_id
         return await self.handle(body, request, verified.org_id, relayed=relayed)
 
-    async def refuse_unauthenticated(self, raw: bytes, claimed: Claimed, code: str, reason_ja: str) -> HttpReply:
+    async def refuse_unauthenticated(self, raw: bytes, claimed: Claimed, code: str, reason_ja: str,
+                                     wire: Wire | None = None) -> HttpReply:
         return await self._finish(raw, claimed.requester, claimed.provider, claimed.affair, claimed.items,
-                                  claimed.message_id, None, Outcome.REFUSED, code, reason_ja)
+                                  claimed.message_id, None, Outcome.REFUSED, code, reason_ja, wire=wire)
+
+    async def receive(self, raw: bytes, request: ExchangeRequest | None, signer: str | None,
+                      refusal: tuple[Claimed, str, str] | None, client_subject: str | None, wire: Wire) -> HttpReply:
+        """A message read by a protocol adapter (``/soap``): the certificate rule, then :meth:`handle`.
+
+        ``signer`` is whose registered key verified the message (None if none did); ``refusal``
+        what the adapter refuses it with (claimed fields, code, reason) when it could not be read.
+        """
+        if signer is not None and client_subject != signer and client_subject not in self.relays:
+            log.warning("クライアント証明書 %s と署名者 %s が一致しません", client_subject, signer)
+            if request is not None:
+                claimed = Claimed(signer, request.provider, request.affair, request.items, request.message_id)
+            else:
+                c = refusal[0] if refusal is not None else Claimed()
+                claimed = Claimed(signer, c.provider, c.affair, c.items, c.message_id)
+            return await self.refuse_unauthenticated(
+                raw, claimed, CERTIFICATE_MISMATCH,
+                f"クライアント証明書の主体（{client_subject or 'なし'}）が署名した団体 {signer} と一致しません", wire)
+        if refusal is not None or request is None or signer is None:
+            claimed, code, reason_ja = refusal or (Claimed(), RefusalCode.MALFORMED, "照会を読み取れません")
+            return await self.refuse_unauthenticated(raw, claimed, code, reason_ja, wire)
+        relayed = client_subject in self.relays and client_subject != signer
+        return await self.handle(raw, request, signer, relayed=relayed, wire=wire)
 
     async def handle(self, raw: bytes, request: ExchangeRequest, authenticated_org: str, *,
-                     relayed: bool = False) -> HttpReply:
+                     relayed: bool = False, wire: Wire | None = None) -> HttpReply:
         async def refuse(code: str, reason: str, basis_id: str | None = None,
                          items: Iterable[str] = request.items) -> HttpReply:
             return await self._finish(raw, request.requester, request.provider, request.affair, tuple(items),
-                                      request.message_id, request, Outcome.REFUSED, code, reason, basis_id=basis_id)
+                                      request.message_id, request, Outcome.REFUSED, code, reason, basis_id=basis_id,
+                                      wire=wire)
 
         if request.requester != authenticated_org:
             return await refuse(RefusalCode.REQUESTER_MISMATCH,
@@ -221,16 +277,16 @@ class GatewayService:
         granted = tuple(sorted(items))
         if provider.tenant_code is not None and provider.data_centre != self.data_centre and not relayed \
                 and self.forwarder is not None and self.forwarder.serves(provider.data_centre):
-            return await self._forward(raw, request, provider, decision, granted)
+            return await self._forward(raw, request, provider, decision, granted, wire or self.rest)
         if provider.tenant_code is None or provider.data_centre != self.data_centre:
             return await refuse(RefusalCode.NOT_HOSTED,
                                 f"提供者 {provider.name_ja}（{provider.id}）はこのデータセンター（{self.data_centre}）の"
                                 "団体ではありません", decision.basis_id, granted)
-        return await self._answer(raw, request, requester, provider, decision, items, granted, today)
+        return await self._answer(raw, request, requester, provider, decision, items, granted, today, wire)
 
     async def _answer(self, raw: bytes, request: ExchangeRequest, requester: Organisation, provider: Organisation,
                       decision: Decision, items: frozenset[str], granted: tuple[str, ...],
-                      today: dt.date) -> HttpReply:
+                      today: dt.date, wire: Wire | None) -> HttpReply:
         assert provider.tenant_code is not None
         disclose_after = today + dt.timedelta(days=decision.secrecy_days) if decision.secrecy_days else None
 
@@ -239,19 +295,26 @@ class GatewayService:
             return await self._finish(raw, request.requester, request.provider, request.affair, granted,
                                       request.message_id, request, outcome, code, reason,
                                       basis_id=decision.basis_id, subject=subject, values=values or {},
-                                      not_held=tuple(not_held), disclose_after=disclose_after)
+                                      not_held=tuple(not_held), disclose_after=disclose_after, wire=wire)
 
+        translate = getattr(self.codes, "translate", None)  # one round trip where the port offers it
+        subject: str | None = None
         try:
-            person_key = await self.codes.resolve(request.requester, request.subject)
+            if translate is not None:
+                person_key, subject = await translate(request.requester, request.subject, provider.id)
+            else:
+                person_key = await self.codes.resolve(request.requester, request.subject)
         except CodeError:
             log.error("符号の対応表が鍵と一致しません（照会者 %s）", request.requester)
             return await answer(Outcome.FAILED, RefusalCode.CODE_MISMATCH, "符号の対応を確認できません（処理を中止しました）")
         if person_key is None:
             return await answer(Outcome.NOT_FOUND, RefusalCode.UNKNOWN_CODE, "この符号は照会者に発行されたものではありません")
-        subject = await self.codes.code_for(provider.id, person_key)
+        if subject is None:
+            subject = await self.codes.code_for(provider.id, person_key)
         purpose = f"情報連携 {request.affair}（照会者 {requester.id}、根拠 {decision.basis_id}）"
         found, values, not_held = await self.registry.read(
-            provider.tenant_code, person_key, items, today, gateway_actor(provider.tenant_code, requester.id), purpose)
+            provider.tenant_code, person_key, items, today, gateway_actor(provider.tenant_code, requester.id), purpose,
+            request.message_id)
         if not found:
             return await answer(Outcome.NOT_FOUND, RefusalCode.NOT_RESIDENT,
                                 f"{provider.name_ja}の住民記録に該当者はありません", subject)
@@ -263,28 +326,41 @@ class GatewayService:
     # -- the other data centre --------------------------------------------------------------------
 
     async def _forward(self, raw: bytes, request: ExchangeRequest, provider: Organisation, decision: Decision,
-                       granted: tuple[str, ...]) -> HttpReply:
+                       granted: tuple[str, ...], wire: Wire) -> HttpReply:
         assert self.forwarder is not None
         dc = provider.data_centre
         status: int
+        failure: tuple[Outcome, str, str, str] | None = None  # outcome, code, title, detail
         try:
-            forwarded = await self.forwarder.forward(dc, raw, request)
+            forwarded = await self.forwarder.forward(dc, raw, request, wire)
         except PeerUnavailable as exc:
             log.warning("データセンター %s のゲートウェイに接続できません: %s", dc, exc)
-            status, outcome, content_type = 503, Outcome.UNAVAILABLE, PROBLEM_CONTENT_TYPE
-            body = _problem(503, PEER_UNAVAILABLE, "提供者のデータセンターに接続できません",
-                            f"提供者 {provider.name_ja}（{provider.id}）のデータセンター {dc} のゲートウェイが応答しません。"
-                            f"照会は提供されていません。{RETRY_AFTER_SECONDS}秒以上待ってから、新しいメッセージ"
-                            "（新しいノンスと時刻）で再送してください。",
-                            retryable=True, in_reply_to=request.message_id, data_centre=dc)
+            status = 503
+            failure = (Outcome.UNAVAILABLE, PEER_UNAVAILABLE, "提供者のデータセンターに接続できません",
+                       f"提供者 {provider.name_ja}（{provider.id}）のデータセンター {dc} のゲートウェイが応答しません。"
+                       f"照会は提供されていません。{RETRY_AFTER_SECONDS}秒以上待ってから、新しいメッセージ"
+                       "（新しいノンスと時刻）で再送してください。")
         except PeerFailed as exc:
             log.error("データセンター %s のゲートウェイの応答を検証できません: %s", dc, exc)
-            status, outcome, content_type = 502, Outcome.FAILED, PROBLEM_CONTENT_TYPE
-            body = _problem(502, PEER_FAILED, "提供者のデータセンターの応答を確認できません",
-                            f"データセンター {dc} のゲートウェイの応答を検証できませんでした（{exc}）。照会は提供されていません。",
-                            retryable=False, in_reply_to=request.message_id, data_centre=dc)
+            status = 502
+            failure = (Outcome.FAILED, PEER_FAILED, "提供者のデータセンターの応答を確認できません",
+                       f"データセンター {dc} のゲートウェイの応答を検証できませんでした（{exc}）。照会は提供されていません。")
+        if failure is not None:
+            outcome, code, title, detail = failure
+            retryable = outcome == Outcome.UNAVAILABLE
+            if wire.problems:
+                content_type = PROBLEM_CONTENT_TYPE
+                body = _problem(status, code, title, detail, retryable=retryable, in_reply_to=request.message_id,
+                                data_centre=dc)
+            else:  # a signed response of this gateway (a SOAP Fault), as for any other failure
+                content_type = wire.content_type
+                body = wire.encode(ExchangeResponse(
+                    message_id=new_message_id(), in_reply_to=request.message_id, requester=request.requester,
+                    provider=request.provider, affair=request.affair, subject=request.subject, status=str(outcome),
+                    code=code, reason_ja=f"{title}: {detail}", nonce=new_nonce(), timestamp=format_time(self.clock()),
+                    retryable=retryable))
         else:
-            status, body, content_type = forwarded.status, forwarded.body, CONTENT_TYPE
+            status, body, content_type = forwarded.status, forwarded.body, wire.content_type
             try:
                 outcome = Outcome(forwarded.response.status)
             except ValueError:
@@ -295,29 +371,38 @@ class GatewayService:
                 outcome=outcome, request_digest=body_digest(raw), response_digest=body_digest(body),
                 basis_id=decision.basis_id, message_id=request.message_id, kind=FORWARD, time=self.clock())
         except LogUnavailable as exc:
-            return self._log_unavailable(request.message_id, str(exc))
+            return self._log_unavailable(request, str(exc), wire)
         headers = (("retry-after", str(RETRY_AFTER_SECONDS)),) if status == 503 else ()
         return HttpReply(status, body, content_type, entry.seq, headers)
 
     # -- log, then answer ---------------------------------------------------------------------------
 
-    def _log_unavailable(self, message_id: str | None, reason_ja: str) -> HttpReply:
+    def _log_unavailable(self, request: ExchangeRequest, reason_ja: str, wire: Wire) -> HttpReply:
+        retry = (("retry-after", str(RETRY_AFTER_SECONDS)),)
+        if not wire.problems:
+            body = wire.encode(ExchangeResponse(
+                message_id=new_message_id(), in_reply_to=request.message_id, requester=request.requester,
+                provider=request.provider, affair=request.affair, subject=request.subject,
+                status=str(Outcome.UNAVAILABLE), code=RefusalCode.LOG_UNAVAILABLE, reason_ja=reason_ja,
+                nonce=new_nonce(), timestamp=format_time(self.clock()), retryable=True))
+            return HttpReply(503, body, wire.content_type, None, retry)
         body = _problem(503, RefusalCode.LOG_UNAVAILABLE, "情報連携ログに記録できません", reason_ja,
-                        retryable=True, in_reply_to=message_id)
-        return HttpReply(503, body, PROBLEM_CONTENT_TYPE, None, (("retry-after", str(RETRY_AFTER_SECONDS)),))
+                        retryable=True, in_reply_to=request.message_id)
+        return HttpReply(503, body, PROBLEM_CONTENT_TYPE, None, retry)
 
     async def _finish(self, raw: bytes, requester: str, provider: str, affair: str | None, items: tuple[str, ...],
                       message_id: str | None, request: ExchangeRequest | None, outcome: Outcome, code: str,
                       reason_ja: str, *, basis_id: str | None = None, subject: str | None = None,
                       values: dict[str, Any] | None = None, not_held: tuple[str, ...] = (),
-                      disclose_after: dt.date | None = None) -> HttpReply:
+                      disclose_after: dt.date | None = None, wire: Wire | None = None) -> HttpReply:
+        encode, content_type = (wire.encode, wire.content_type) if wire is not None else (self.encode, CONTENT_TYPE)
         now = self.clock()
         response = ExchangeResponse(
             message_id=new_message_id(), in_reply_to=message_id, requester=requester, provider=provider,
             affair=affair, subject=request.subject if request is not None else None, status=str(outcome),
             code=code, reason_ja=reason_ja, nonce=new_nonce(), timestamp=format_time(now), items=values or {},
             not_held=not_held, retryable=outcome == Outcome.UNAVAILABLE)
-        body = self.encode(response)
+        body = encode(response)
         try:
             entry = await self.log.append(
                 requester=requester or UNKNOWN, provider=provider or UNKNOWN, affair=affair, items=items,
@@ -331,7 +416,7 @@ class GatewayService:
                 affair=affair, subject=response.subject, status=str(Outcome.UNAVAILABLE),
                 code=RefusalCode.LOG_UNAVAILABLE, reason_ja=str(exc), nonce=new_nonce(), timestamp=format_time(now),
                 retryable=True)
-            return HttpReply(503, self.encode(unavailable), CONTENT_TYPE, None,
+            return HttpReply(503, encode(unavailable), content_type, None,
                              (("retry-after", str(RETRY_AFTER_SECONDS)),))
         status = _STATUS.get(code, 200 if outcome in (Outcome.PROVIDED, Outcome.NOT_FOUND) else 403)
-        return HttpReply(status, body, CONTENT_TYPE, entry.seq)
+        return HttpReply(status, body, content_type, entry.seq)

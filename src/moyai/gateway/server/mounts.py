@@ -9,25 +9,29 @@ logged, by the service, as any refusal.
 
 ``/soap`` is mounted when :mod:`moyai.gateway.adapters.soap` is installed (SOAP 1.2 +
 WS-Security), with the XML-signature certificates of the PKI (ECDSA P-256, ``certs/xml``). The
-synchronous service does not route between data centres: a SOAP request for a 団体 of the other
-data centre is refused with ``provider_not_hosted``.
+served gateway mounts :class:`SoapEndpoint` over its asynchronous service, which routes a SOAP
+request for a 団体 of the other data centre there as ``/exchange`` does; :class:`CertificateBound`
+keeps the synchronous service usable on its own (it refuses such a request with
+``provider_not_hosted``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import importlib.util
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from ..domain.message import ExchangeResponse
 from ..service import Claimed, ExchangeService, Reply
 from .app import MountedAdapter
-from .exchange import CERTIFICATE_MISMATCH
+from .exchange import CERTIFICATE_MISMATCH, GatewayService, HttpReply, Wire
 from .pki import Pki, gateway_party
 
-__all__ = ["CertificateBound", "soap_mount"]
+__all__ = ["CertificateBound", "SoapEndpoint", "soap_mount"]
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +64,52 @@ class CertificateBound:
         return self.adapter.handle(body)  # a message without a valid signature is refused (and logged) there
 
 
-def soap_mount(pki: Pki, dc: str, service: ExchangeService) -> MountedAdapter | None:
-    """``/soap`` if the SOAP adapter exists, else None."""
+class SoapEndpoint:
+    """``/soap`` on the asynchronous service: same checks, same log, and routing to the other data centre.
+
+    The envelope is verified and read in a worker thread (XML canonicalisation and ECDSA are the
+    expensive part); the request then takes :meth:`.exchange.GatewayService.receive` — the
+    certificate rule, nonce, legal basis, 符号, registry read, group-committed log entry — like
+    ``/exchange``. A request for a 団体 of the other data centre is forwarded, as received, to
+    that data centre's ``/soap`` and logged here as a ``forward`` entry; when the far side is
+    down the requester gets 503 with ``Retry-After`` and a Fault signed by this gateway
+    (``peer_unavailable``, ``Retryable`` true), never a ``provided`` entry.
+    """
+
+    asynchronous = True
+
+    def __init__(self, service: GatewayService, peers: Any, key: Any, executor: ThreadPoolExecutor) -> None:
+        from moyai.gateway.adapters import soap
+
+        self._soap = soap
+        self.service = service
+        self.peers = peers
+        self.key = key
+        self.executor = executor
+        self.wire = Wire("/soap", soap.CONTENT_TYPE, self.encode, self.open_reply)
+
+    def encode(self, response: ExchangeResponse) -> bytes:
+        return bytes(self._soap.render_response(response, self.key))
+
+    def open_reply(self, data: bytes) -> tuple[str, ExchangeResponse]:
+        org, response = self._soap.open_reply(data, self.peers)
+        return str(org), response
+
+    async def handle(self, body: bytes, client_cn: str | None) -> HttpReply:
+        loop = asyncio.get_running_loop()
+        received = await loop.run_in_executor(self.executor, self._soap.receive, body, self.peers, self.service.clock())
+        return await self.service.receive(body, received.request, received.signer, received.refusal, client_cn,
+                                          self.wire)
+
+
+def soap_mount(pki: Pki, dc: str, service: ExchangeService | GatewayService,
+               executor: ThreadPoolExecutor | None = None) -> MountedAdapter | None:
+    """``/soap`` if the SOAP adapter exists, else None.
+
+    Over the asynchronous :class:`.exchange.GatewayService` (what ``moyai gateway serve`` mounts):
+    :class:`SoapEndpoint`, routed between data centres. Over the synchronous ``ExchangeService``:
+    :class:`CertificateBound` around the SOAP adapter (no routing: ``provider_not_hosted``).
+    """
     if importlib.util.find_spec("moyai.gateway.adapters.soap") is None:
         return None
     from moyai.gateway.adapters import soap
@@ -69,7 +117,12 @@ def soap_mount(pki: Pki, dc: str, service: ExchangeService) -> MountedAdapter | 
     party = gateway_party(dc)
     key_id, key = pki.xml_key(party)
     peers = soap.XmlPeers(pki.xml_certificates())
-    adapter = soap.SoapAdapter(service, peers, soap.XmlSigningKey(party, key_id, key))
+    signing_key = soap.XmlSigningKey(party, key_id, key)
+    if isinstance(service, GatewayService):
+        endpoint = SoapEndpoint(service, peers, signing_key,
+                                executor or ThreadPoolExecutor(4, thread_name_prefix="gateway-soap"))
+        return MountedAdapter(endpoint, soap.CONTENT_TYPE)
+    adapter = soap.SoapAdapter(service, peers, signing_key)
 
     def signer_of(body: bytes) -> str | None:
         try:

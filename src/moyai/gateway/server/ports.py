@@ -7,13 +7,11 @@ synchronous objects (``NonceCache``, ``CodeService`` over ``DbCodeStore``, ``Log
 worker thread: the embedded SQLite set-up, where one writer at a time is all the database
 allows anyway.
 
-The registry read is always the synchronous :class:`~moyai.gateway.registry.ResidentsReadModel`
-run in a worker thread (:class:`ThreadRegistry`), on both backends. It calls the residents'
-``selectors.exchange_records``: one SQL statement over the current-record projection (the
-person, their 世帯, and the flags that send a person to the full 抑止/支援措置 rules) and one
-access-log entry, in the one transaction of ``tenant_scope``. It is not moved onto the async
-pool: the access log is written through the platform's audit service (ORM), and a second,
-asynchronous copy of the selector would be a second copy of the registry's rules.
+On PostgreSQL the registry read runs on the pool too (:class:`.pg.PgRegistry`: the residents'
+``selectors.exchange_record_async``, one transaction with its access-log entry). A person under
+a 支援措置 or 抑止, a stale projection, a past date or 異動履歴 take the synchronous
+:class:`~moyai.gateway.registry.ResidentsReadModel` in a worker thread (:class:`ThreadRegistry`),
+which applies the full rules; on SQLite every read does.
 """
 
 from __future__ import annotations
@@ -26,6 +24,7 @@ from typing import Any, Protocol, TypeVar
 
 from django.db import connections
 
+from moyai.platform.audit.context import request_id_var
 from moyai.platform.identity.services import Principal
 from moyai.platform.tenancy.scope import tenant_scope
 
@@ -56,7 +55,9 @@ RegistryRead = tuple[bool, dict[str, Any], list[str]]
 
 class RegistryPort(Protocol):
     async def read(self, tenant_code: str, person_key: str, items: frozenset[str], on: dt.date,
-                   actor: Principal, purpose: str) -> RegistryRead: ...
+                   actor: Principal, purpose: str, request_id: str = "") -> RegistryRead:
+        """``request_id`` goes into the access-log entry (the exchange's message id)."""
+        ...
 
 
 class LogPort(Protocol):
@@ -98,8 +99,10 @@ class ThreadRegistry(_Executor):
         self.read_model = read_model
 
     async def read(self, tenant_code: str, person_key: str, items: frozenset[str], on: dt.date,
-                   actor: Principal, purpose: str) -> RegistryRead:
+                   actor: Principal, purpose: str, request_id: str = "") -> RegistryRead:
         def work() -> RegistryRead:
+            if request_id:
+                request_id_var.set(request_id[:64])  # this worker thread's context, for this call's entries
             with tenant_scope(tenant_code):
                 atena_no = self.read_model.atena_no_for(person_key)
                 if atena_no is None:

@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import json
 import logging
+import os
 import ssl
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -31,13 +34,15 @@ from ..domain.keystore import FileKeyStore
 from ..domain.signing import default_signer
 from ..nonces import NonceCache
 from ..registry import ResidentsReadModel
-from ..service import DEFAULT_WINDOW, ExchangeService
+from ..service import DEFAULT_WINDOW
 from ..store import LogStore
-from .app import GatewayApp, MountedAdapter, MtlsH11Protocol
+from .app import GatewayApp, MountedAdapter
 from .exchange import Forwarder, GatewayService
 from .mounts import soap_mount
+from .mtls import http_protocol
 from .pki import Pki, gateway_party
-from .ports import CodePort, LogPort, NoncePort, ThreadPorts, ThreadRegistry
+from .ports import CodePort, LogPort, NoncePort, RegistryPort, ThreadPorts, ThreadRegistry
+from .worker import CONFIG_ENV
 
 __all__ = ["GatewayConfig", "build_app", "serve", "uses_postgresql"]
 
@@ -58,6 +63,12 @@ class GatewayConfig:
     pool_size: int = 16
     registry_threads: int = 8
     keep_alive: int = 5
+    #: server processes on the one port (uvicorn workers); each has its own pools and log writer,
+    #: and the log's advisory lock orders their group commits on the one chain
+    workers: int = 1
+    #: uvicorn's HTTP parser ("auto": httptools if installed, else h11) and event loop ("auto": uvloop if installed)
+    http: str = "auto"
+    loop: str = "auto"
 
 
 def uses_postgresql() -> bool:
@@ -73,24 +84,29 @@ def build_app(config: GatewayConfig) -> GatewayApp:
     log_id = f"dc-{config.dc}"
     forwarder: Forwarder | None = None
     registry_executor = ThreadPoolExecutor(config.registry_threads, thread_name_prefix="gateway-registry")
-    registry = ThreadRegistry(ResidentsReadModel(), registry_executor)
+    registry: RegistryPort = ThreadRegistry(ResidentsReadModel(), registry_executor)
 
     nonces: NoncePort
     codes: CodePort
     log_port: LogPort
     if uses_postgresql():
-        from .pg import GroupCommitLog, PgCodes, PgNonces, make_pool
+        from .pg import GroupCommitLog, PgCodes, PgNonces, PgRegistry, make_pool
 
-        pool = make_pool(settings.DATABASES["default"], min_size=min(4, config.pool_size), max_size=config.pool_size)
-        group_log = GroupCommitLog(pool, log_id, log_signer, batch_size=config.batch_size)
+        db = settings.DATABASES["default"]
+        pool = make_pool(db, min_size=min(4, config.pool_size), max_size=config.pool_size, deferred_commit=True)
+        log_pool = make_pool(db, min_size=1, max_size=2, name="moyai-gateway-log")
+        group_log = GroupCommitLog(log_pool, log_id, log_signer, batch_size=config.batch_size)
         nonces, codes, log_port = PgNonces(pool, DEFAULT_WINDOW), PgCodes(pool, code_keys), group_log
+        registry = PgRegistry(pool, registry)
 
         async def open_ports() -> None:
             await pool.open(wait=True, timeout=10)
+            await log_pool.open(wait=True, timeout=10)
 
         async def close_ports() -> None:
             await group_log.close()
             await pool.close()
+            await log_pool.close()
     else:
         ports = ThreadPorts(NonceCache(DEFAULT_WINDOW), CodeService(code_keys, DbCodeStore()),
                             LogStore(log_id, log_signer, batch_size=config.batch_size),
@@ -135,9 +151,7 @@ def build_app(config: GatewayConfig) -> GatewayApp:
         registry_executor.shutdown(wait=False)
 
     adapters: dict[str, MountedAdapter] = {}
-    soap = soap_mount(pki, config.dc, ExchangeService(
-        config.dc, LogStore(log_id, log_signer, batch_size=config.batch_size), CodeService(code_keys, DbCodeStore()),
-        NonceCache(DEFAULT_WINDOW), ResidentsReadModel()))
+    soap = soap_mount(pki, config.dc, service)  # over the same service: same ports, same log, same routing
     if soap is not None:
         adapters["soap"] = soap
     return GatewayApp(service, data_centre=config.dc, startup=startup, shutdown=shutdown, adapters=adapters)
@@ -148,11 +162,19 @@ def serve(config: GatewayConfig) -> None:
 
     pki = Pki(config.pki_dir)
     party = pki.party(gateway_party(config.dc))
-    app = build_app(config)
-    uv = uvicorn.Config(app, host=config.host, port=config.port, lifespan="on", http=MtlsH11Protocol,
-                        ssl_certfile=str(party.cert), ssl_keyfile=str(party.tls_key), ssl_ca_certs=str(pki.ca_cert),
-                        ssl_cert_reqs=ssl.CERT_REQUIRED, timeout_keep_alive=config.keep_alive,
-                        log_level="warning", access_log=False)
-    server = uvicorn.Server(uv)
+    common = {"host": config.host, "port": config.port, "lifespan": "on", "http": http_protocol(config.http),
+              "loop": config.loop,
+              "ssl_certfile": str(party.cert), "ssl_keyfile": str(party.tls_key), "ssl_ca_certs": str(pki.ca_cert),
+              "ssl_cert_reqs": ssl.CERT_REQUIRED, "timeout_keep_alive": config.keep_alive,
+              "log_level": os.environ.get("MOYAI_GATEWAY_LOG_LEVEL", "warning"), "access_log": False}
+    if config.workers > 1:
+        os.environ[CONFIG_ENV] = json.dumps(dataclasses.asdict(config))  # read by .worker.app
+        with contextlib.suppress(KeyboardInterrupt):
+            # A worker imports Django and builds its app before it answers the supervisor's ping:
+            # on a loaded machine that takes longer than uvicorn's 5 s default.
+            uvicorn.run("moyai.gateway.server.worker:app", factory=True, workers=config.workers,
+                        timeout_worker_healthcheck=60, **common)  # type: ignore[arg-type]
+        return
+    server = uvicorn.Server(uvicorn.Config(build_app(config), **common))  # type: ignore[arg-type]
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
