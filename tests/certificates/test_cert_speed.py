@@ -177,6 +177,16 @@ def test_a_signature_larger_than_the_room_reserved_is_made_again(tenant: Tenant)
     assert result.serial == cert.serial
 
 
+def test_long_lived_objects_are_frozen_after_the_first_pdf() -> None:
+    import gc
+
+    renderer().render(household_cert(), "x")
+    assert gc.get_freeze_count() > 10_000  # the app, the renderer: out of the full collections' way
+    frozen = gc.get_freeze_count()
+    renderer().render(household_cert(), "x")
+    assert gc.get_freeze_count() == frozen  # once per process, not per PDF
+
+
 def test_the_fallback_copy_is_made_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MOYAI_FONT_CACHE", str(tmp_path / "cache"))
     src = fonts.font_files()[2]

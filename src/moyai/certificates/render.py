@@ -19,9 +19,11 @@ of each whole font file per PDF (see ``docs/certificates.md``, "Speed").
 from __future__ import annotations
 
 import base64
+import gc
 import html
 import io
 import math
+import os
 import threading
 import unicodedata
 from dataclasses import dataclass, field
@@ -308,7 +310,30 @@ class Renderer:
             doc = _PageHTML(string=page).render(stylesheets=[self.stylesheet, page_css], font_config=self.font_config)
             pdf = doc.write_pdf(attachments=[attachment], pdf_identifier=cert.serial.encode())
         assert pdf is not None
+        _freeze_long_lived()
         return Rendered(pdf=pdf, pages=len(doc.pages), alerts=alerts)
+
+
+_frozen = False
+
+
+def _freeze_long_lived() -> None:
+    """Once per process, after the first PDF: move every object alive then (Django, the app, the
+    renderer's fonts and stylesheets) out of the garbage collector's sight (``gc.freeze``).
+
+    A PDF makes some hundred thousand objects; Python's full collections, every few certificates,
+    then walked the whole heap of a server process each time (about 100 ms: most of the p95
+    tail). Frozen objects are never collected, so the pending garbage is collected first; the
+    cost is the objects alive at that moment that later become cyclic garbage (a one-off, small).
+    ``MOYAI_GC_FREEZE=0`` turns it off."""
+    global _frozen
+    if _frozen:
+        return
+    _frozen = True
+    if os.environ.get("MOYAI_GC_FREEZE", "1") == "0":
+        return
+    gc.collect()
+    gc.freeze()
 
 
 _default: Renderer | None = None
