@@ -29,7 +29,11 @@ install: system-deps $(BIN)/python
 demo: install
 	$(BIN)/moyai demo --scale $(SCALE)
 
-test: install test-sqlite test-postgresql
+# The two backends' suites are independent (in-memory SQLite / their own PostgreSQL test database,
+# free ports, temporary directories), so they run side by side on the two cores; -Otarget keeps each
+# suite's output together. `make test-sqlite` / `make test-postgresql` run one.
+test: install
+	@$(MAKE) --no-print-directory -j2 -Otarget test-sqlite test-postgresql
 
 test-sqlite:
 	$(BIN)/pytest -q -p no:cacheprovider -m "not postgresql"
