@@ -23,7 +23,7 @@ def _atena_row(**over: object) -> dict[str, object]:
         "seq": 7, "change": "update", "effective_date": "2026-04-30", "atena_no": "0000000019", "household_no": "0000000027", "status": "resident",
         "resident_kind": "japanese", "name": "髙橋　一郎", "kana": "タカハシ　イチロウ", "birth_date": "1970-05-05",
         "sex": "1", "relationship": "世帯主", "postal_code": "7450045", "address": "山口県周南市岐山通一丁目1番地",
-        "katagaki": None, "removed_on": None, "individual_number": None, "gaiji": 0}
+        "katagaki": None, "removed_on": None, "individual_number": None, "support_measure": None, "gaiji": 0}
     row.update(over)
     return row
 
@@ -35,7 +35,7 @@ def _atena_header() -> dict[str, object]:
 
 def test_every_shipped_layout_loads_and_fits_its_record_length() -> None:
     ids = {(i, v) for i, v in layouts()}
-    assert ids == {("exchange_request", 1), ("exchange_response", 1), ("atena_linkage", 1)}
+    assert ids == {("exchange_request", 1), ("exchange_response", 1), ("atena_linkage", 2)}
     assert layout("atena_linkage").record_length == 700
 
 

@@ -256,3 +256,31 @@ def test_a_late_committing_registration_is_not_skipped(world: World) -> None:
         rows = list(LinkageChange.objects.order_by("seq").values_list("seq", "recorded_at"))
     assert rows[0][1] <= rows[1][1]
     connection.close()
+
+
+@pytest.mark.django_db
+def test_a_support_measure_reaches_every_consumer_as_a_change_and_a_flag(world: World) -> None:
+    """支援対象者 (7.2.3): registering and ending a 支援措置 are changes of the persons it protects, and
+    the flag is delivered to a consumer whose item list does not name it."""
+    from moyai.residents import suppression
+
+    a = _person(world, "山田", "一郎", "ヤマダ")
+    b = _person(world, "髙橋", "次郎", "タカハシ")
+    _consumer(items=["name"], basis="地方税法第294条")
+    start, _ = _pull(None, full=True)
+    assert [r["support_measure"] for r in start.records] == [None, None]
+    with tenant_scope(SHUNAN):
+        measure = suppression.register_measure(world.approver, applicant=a, received_on=dt.date(2026, 5, 1),
+                                               today=dt.date(2026, 5, 1))
+    batch, body = _pull(start.upto, fmt="csv")
+    assert [(r["atena_no"], r["change"], r["effective_date"], r["support_measure"]) for r in batch.records] == [
+        (a, "support_measure", "2026-05-01", "1")]
+    _, _, rows = read_csv(body, "atena_linkage")
+    assert [(r["atena_no"], r["support_measure"]) for r in rows] == [(a, "1")]
+    with tenant_scope(SHUNAN):
+        suppression.end_measure(world.approver, measure.id, ended_on=dt.date(2026, 6, 1), reason="申出による終了")
+    after_end, _ = _pull(batch.upto)
+    assert [(r["atena_no"], r["change"], r["support_measure"]) for r in after_end.records] == [
+        (a, "support_measure", None)]
+    everyone, _ = _pull(None, full=True)
+    assert {r["atena_no"]: r["support_measure"] for r in everyone.records} == {a: None, b: None}

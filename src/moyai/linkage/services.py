@@ -163,8 +163,13 @@ def _purpose(consumer: LinkageConsumer) -> str:
     return f"宛名連携 {consumer.name_ja}（根拠 {consumer.basis}）"
 
 
+#: items every consumer receives whatever its list: the 支援対象者 flag, so that each business system
+#: can protect a person under a 支援措置 (DV, stalking, abuse) as the registry does (7.2.3)
+ALWAYS_DELIVERED = frozenset({"support_measure"})
+
+
 def _shape(consumer: LinkageConsumer, record: dict[str, Any] | None, atena_no: str) -> dict[str, Any]:
-    allowed = set(consumer.items)
+    allowed = set(consumer.items) | ALWAYS_DELIVERED
     return {k: (record or {}).get(k) if k in allowed else None for k in selectors.ATENA_ITEMS} | {"atena_no": atena_no}
 
 

@@ -635,7 +635,7 @@ def resident_marks(actor: Principal, atena_no: str) -> tuple[str, ...]:
 
 #: the 宛名 items other business systems may receive (moyai.linkage filters them per consumer)
 ATENA_ITEMS = ("household_no", "status", "resident_kind", "name", "kana", "birth_date", "sex", "relationship",
-               "postal_code", "address", "katagaki", "removed_on", "individual_number")
+               "postal_code", "address", "katagaki", "removed_on", "individual_number", "support_measure")
 
 
 def _atena_record(r: Resident, with_number: bool) -> dict[str, Any]:
@@ -653,6 +653,11 @@ def atena_records(actor: Principal, atena_nos: list[str] | None, *, purpose: str
     resident and 除票 of the 団体), in 宛名番号 order, as plain values; one access-log entry."""
     rows = Resident.objects.all() if atena_nos is None else Resident.objects.filter(atena_no__in=atena_nos)
     out = [_atena_record(r, individual_number) for r in rows.order_by("atena_no")]
+    # 支援対象者 (7.2.3): "1" while a 支援措置 or 仮支援措置 protects the person today, so that the
+    # other business systems protect them too; the few protected persons are looked up by measure
+    protected = protected_atena(_today())
+    for o in out:
+        o["support_measure"] = "1" if o["atena_no"] in protected else None
     audit.record(actor, "resident.linkage", [o["atena_no"] for o in out], purpose=purpose,
                  individual_number=individual_number, detail={"count": len(out), "full": atena_nos is None})
     return out

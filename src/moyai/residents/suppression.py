@@ -26,6 +26,7 @@ from moyai.platform.audit.models import AccessLog
 from moyai.platform.identity.services import Principal
 from moyai.platform.tenancy.scope import current_tenant_code, tenant_scope
 
+from . import signals
 from .domain import suppression as rules
 from .domain.rules import Level
 from .domain.suppression import (
@@ -350,6 +351,19 @@ def _atena_list(row: SupportMeasure) -> list[str]:
     return [p.atena_no for p in persons_of(row.id)]
 
 
+#: the change kind other business systems receive (宛名連携) when a person's protection changes
+SUPPORT_MEASURE_CHANGE = "support_measure"
+
+
+def _announce(atena_nos: Sequence[str], effective: dt.date) -> None:
+    """Tell the 宛名連携 outbox (through ``signals.recorded``, in this transaction) that these persons'
+    支援措置対象 flag may have changed, so that the 団体's other business systems protect them too
+    (住民記録システム標準仕様書 7.2.3, 支援対象者管理データ). No 異動 stands behind it: event 0."""
+    now = timezone.now()
+    signals.recorded.send(sender=SupportMeasure, tenant_code=current_tenant_code(), changes=[
+        signals.RecordedChange(a, SUPPORT_MEASURE_CHANGE, effective, 0, now) for a in sorted(set(atena_nos))])
+
+
 def register_measure(
     actor: Principal,
     *,
@@ -407,6 +421,7 @@ def register_measure(
     )
     audit.record(actor, "support_measure.register", people,
                  detail={"measure": row.id, "status": status, "received_on": received_on.isoformat()})
+    _announce(people, received_on)
     return row
 
 
@@ -431,6 +446,7 @@ def start_measure(actor: Principal, measure_id: int, *, start_date: dt.date, end
     row.save(update_fields=["status", "start_date", "end_date", "updated_by"])
     audit.record(actor, "support_measure.start", _atena_list(row),
                  detail={"measure": row.id, "start_date": start_date.isoformat(), "end_date": end.isoformat()})
+    _announce(_atena_list(row), start_date)
     return row
 
 
@@ -470,6 +486,7 @@ def end_measure(actor: Principal, measure_id: int, *, ended_on: dt.date, reason:
     row.save(update_fields=["status", "ended_on", "end_reason", "updated_by"])
     audit.record(actor, "support_measure.end", _atena_list(row),
                  detail={"measure": row.id, "ended_on": ended_on.isoformat(), "reason": row.end_reason})
+    _announce(_atena_list(row), ended_on)
     return row
 
 
