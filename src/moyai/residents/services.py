@@ -14,7 +14,6 @@ Recording appends :class:`~moyai.residents.models.Event` rows and refreshes the 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,15 +29,13 @@ from moyai.platform.identity.services import Principal
 from moyai.platform.tenancy.services import parameter
 
 from . import projections, signals, suppression
+from .domain import fast_replay
 from .domain.model import (
-    SETTABLE_ITEMS,
     Effect,
     MoveEvent,
     PersonState,
-    Status,
     effective_events,
     first_effective_date,
-    jp_date_json,
     kind_spec,
     replay,
 )
@@ -548,7 +545,7 @@ def load_histories(
     For loads into an empty 団体 (the demo, a 中間標準レイアウト migration): events are written
     as they are, in one transaction with the projections, so a failure leaves nothing.  The
     projections are those :func:`projections.project` gives (the tests compare them with a
-    rebuild), computed with a faster replay (:func:`_load_apply`).
+    rebuild), computed with a faster replay (:func:`.domain.fast_replay.apply`).
     """
     from moyai.platform.db.bulk import insert_values
 
@@ -575,57 +572,13 @@ def load_histories(
     return LoadSummary(n_events, n_res, n_keys, n_hh)
 
 
-_BLANK_STATE: dict[str, Any] = dict(PersonState(atena_no="").__dict__)
-
-
-def _load_replace(state: PersonState, changes: dict[str, Any]) -> PersonState:
-    """``dataclasses.replace`` without the 45-argument ``__init__`` (the same fields and values)."""
-    out = object.__new__(PersonState)
-    d = out.__dict__
-    d.update(state.__dict__)
-    d.update(changes)
-    return out
-
-
-@functools.lru_cache(maxsize=65536)
-def _load_jp_date(d: dt.date) -> dict[str, Any]:
-    return jp_date_json(d)
-
-
-def _load_apply(state: PersonState | None, ev: MoveEvent) -> PersonState | None:
-    """:func:`~.domain.model.apply_event`, the same result, faster (the tests compare them)."""
-    effect = ev.spec.effect
-    changes = {k: v for k, v in ev.changes.items() if k in SETTABLE_ITEMS}
-    if effect == Effect.CREATE:
-        if state is not None and state.status == Status.RESIDENT:
-            return _load_replace(state, changes)
-        base = state.__dict__ if state is not None else {**_BLANK_STATE, "atena_no": ev.atena_no}
-        out = object.__new__(PersonState)
-        out.__dict__.update(base)
-        out.__dict__.update(status=Status.RESIDENT, removal_kind=None, removed_on=None, **changes)
-        return out
-    if state is None:
-        return None
-    if effect == Effect.REMOVE:
-        return _load_replace(state, {"status": Status.REMOVED, "removal_kind": ev.kind,
-                                     "removed_on": ev.effective_date.isoformat(), **changes})
-    if effect == Effect.RESTORE:
-        return _load_replace(state, {"status": Status.RESIDENT, "removal_kind": None, "removed_on": None, **changes})
-    if effect == Effect.UPDATE:
-        if ev.kind == "move_within" and "address" in changes and changes["address"] != state.address:
-            changes.setdefault("previous_address", state.address)
-            changes.setdefault("address_set_on", dict(_load_jp_date(ev.effective_date)))
-        return _load_replace(state, changes)
-    return state
-
-
 #: The PersonState fields the search keys are made of (:func:`projections._keys_of`).
 _KEY_FIELDS = ("family_name", "given_name", "name_alpha", "alias", "former_surname", "combined_name", "family_kana",
                "given_kana", "alias_kana", "former_surname_kana", "address")
 
 
 def _load_project(atena_no: str, events: Sequence[MoveEvent], today: dt.date) -> projections.ProjectedRows | None:
-    """:func:`projections.project` of one person, with :func:`_load_apply` (the same rows)."""
+    """:func:`projections.project` of one person, with :func:`.domain.fast_replay.apply` (the same rows)."""
     live = effective_events(events)
     state: PersonState | None = None
     past: dict[tuple[str, str], None] = {}
@@ -637,7 +590,7 @@ def _load_project(atena_no: str, events: Sequence[MoveEvent], today: dt.date) ->
         if ev.effective_date > today:
             pending = ev.effective_date
             break
-        state = _load_apply(state, ev)
+        state = fast_replay.apply(state, ev)
         if state is not None:
             # keys depend on names and the address only: the same values, the same keys
             if keyed is None or any(getattr(state, f) is not getattr(keyed, f) for f in _KEY_FIELDS):

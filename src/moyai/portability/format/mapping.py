@@ -36,6 +36,8 @@ import itertools
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
+from moyai.residents.domain.fast_replay import apply as apply_event
+from moyai.residents.domain.fast_replay import history_states, replay, system_date_json
 from moyai.residents.domain.model import (
     ITEM_NAMES,
     JST,
@@ -53,8 +55,6 @@ from .codecs import FieldError
 from .layout import Layout, load_layout
 from .persons import RESIDENT_FILE, kind_for_reason, person_to_values, values_to_person
 from .problems import Problem, ProblemKind
-from .replay import apply as apply_event
-from .replay import history_states, replay, system_date_json
 
 __all__ = [
     "HistoryError",

@@ -27,12 +27,12 @@ from typing import Any, Final
 
 from moyai.platform.codes.tables import CodeTable
 from moyai.platform.codes.wareki import JpDate, JpDateError
+from moyai.residents.domain.fast_replay import make_state
 from moyai.residents.domain.model import ITEM_NAMES, Effect, PersonState, Status, kind_spec, kinds
 
 from .codecs import FieldError, table_of
 from .layout import FileSpec, ItemSpec, Layout, load_layout
 from .problems import Problem, ProblemKind
-from .replay import make_state
 
 __all__ = [
     "CODE_FILE",

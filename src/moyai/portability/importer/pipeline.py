@@ -45,7 +45,7 @@ from moyai.portability.format import (
     rows_to_histories,
 )
 from moyai.portability.format.persons import CODE_FILE, HOUSEHOLD_FILE, RESIDENT_FILE
-from moyai.portability.format.replay import replay
+from moyai.residents.domain.fast_replay import replay
 from moyai.residents.domain.model import MoveEvent, PersonState, Status
 
 from .gaiji import GaijiMap

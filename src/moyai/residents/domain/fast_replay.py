@@ -1,4 +1,5 @@
-"""The domain's replay (:mod:`moyai.residents.domain.model`), made fast for whole 団体 at once.
+"""The domain's replay (:mod:`moyai.residents.domain.model`), made fast for whole 団体 at once
+(the bulk load, the 中間標準レイアウト import and export).
 
 :func:`apply` and :func:`replay` give exactly what :func:`~moyai.residents.domain.model.apply_event`
 and :func:`~moyai.residents.domain.model.replay` give (the tests compare them over the synthetic
@@ -23,7 +24,7 @@ import functools
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
-from moyai.residents.domain.model import (
+from .model import (
     SETTABLE_ITEMS,
     Effect,
     MoveEvent,
