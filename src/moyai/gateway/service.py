@@ -62,6 +62,37 @@ HTTP_STATUS: Final = {RefusalCode.FORGED: 401, RefusalCode.REQUESTER_MISMATCH: 4
                       RefusalCode.LOG_UNAVAILABLE: 503}
 
 
+def compose_response(requester: str, provider: str, affair: str | None, message_id: str | None,
+                     request: ExchangeRequest | None, outcome: Outcome, code: str, reason_ja: str,
+                     values: dict[str, Any] | None, not_held: tuple[str, ...], now: dt.datetime) -> ExchangeResponse:
+    """The answer to an exchange (provided or refused), before it is logged: shared by this
+    synchronous service and the ASGI server (``server/exchange.py``)."""
+    return ExchangeResponse(
+        message_id=new_message_id(), in_reply_to=message_id, requester=requester, provider=provider,
+        affair=affair, subject=request.subject if request is not None else None, status=str(outcome),
+        code=code, reason_ja=reason_ja, nonce=new_nonce(), timestamp=format_time(now), items=values or {},
+        not_held=not_held, retryable=outcome == Outcome.UNAVAILABLE)
+
+
+def unavailable_response(response: ExchangeResponse, reason_ja: str, now: dt.datetime) -> ExchangeResponse:
+    """What replaces ``response`` when its log entry cannot be written: no data, retry with a new message."""
+    return ExchangeResponse(
+        message_id=new_message_id(), in_reply_to=response.in_reply_to, requester=response.requester,
+        provider=response.provider, affair=response.affair, subject=response.subject,
+        status=str(Outcome.UNAVAILABLE), code=RefusalCode.LOG_UNAVAILABLE, reason_ja=reason_ja, nonce=new_nonce(),
+        timestamp=format_time(now), retryable=True)
+
+
+def log_fields(raw: bytes, body: bytes, requester: str, provider: str, affair: str | None, items: tuple[str, ...],
+               message_id: str | None, outcome: Outcome, *, basis_id: str | None, subject: str | None,
+               disclose_after: dt.date | None, now: dt.datetime) -> dict[str, Any]:
+    """The log entry's fields of an exchange and its answer (both log stores take them)."""
+    return {"requester": requester or UNKNOWN, "provider": provider or UNKNOWN, "affair": affair, "items": items,
+            "outcome": outcome, "request_digest": body_digest(raw), "response_digest": body_digest(body),
+            "basis_id": basis_id, "subject": subject if subject is not None and is_code(subject) else None,
+            "message_id": message_id, "disclose_after": disclose_after, "time": now}
+
+
 @dataclass(frozen=True)
 class Reply:
     """What the adapter sends back: the response, its bytes, and the log entry (None: nothing logged)."""
@@ -182,25 +213,16 @@ class ExchangeService:
                 subject: str | None = None, values: dict[str, Any] | None = None, not_held: tuple[str, ...] = (),
                 disclose_after: dt.date | None = None) -> Reply:
         now = self.clock()
-        response = ExchangeResponse(
-            message_id=new_message_id(), in_reply_to=message_id, requester=requester, provider=provider,
-            affair=affair, subject=request.subject if request is not None else None, status=str(outcome),
-            code=code, reason_ja=reason_ja, nonce=new_nonce(), timestamp=format_time(now), items=values or {},
-            not_held=not_held, retryable=outcome == Outcome.UNAVAILABLE)
+        response = compose_response(requester, provider, affair, message_id, request, outcome, code, reason_ja,
+                                    values, not_held, now)
         body = encode(response)
         try:
-            entry = self.log_store.append(
-                requester=requester or UNKNOWN, provider=provider or UNKNOWN, affair=affair, items=items,
-                outcome=outcome, request_digest=body_digest(raw), response_digest=body_digest(body),
-                basis_id=basis_id, subject=subject if subject is not None and is_code(subject) else None,
-                message_id=message_id, disclose_after=disclose_after, time=now)
+            entry = self.log_store.append(**log_fields(
+                raw, body, requester, provider, affair, items, message_id, outcome, basis_id=basis_id,
+                subject=subject, disclose_after=disclose_after, now=now))
         except LogUnavailable as exc:
             # Nothing is released: the reply carries no data and says to retry with a new message.
-            unavailable = ExchangeResponse(
-                message_id=new_message_id(), in_reply_to=message_id, requester=requester, provider=provider,
-                affair=affair, subject=response.subject, status=str(Outcome.UNAVAILABLE),
-                code=RefusalCode.LOG_UNAVAILABLE, reason_ja=str(exc), nonce=new_nonce(), timestamp=format_time(now),
-                retryable=True)
+            unavailable = unavailable_response(response, str(exc), now)
             return Reply(unavailable, encode(unavailable), 503, None)
         status = HTTP_STATUS.get(code, 200 if outcome in (Outcome.PROVIDED, Outcome.NOT_FOUND) else 403)
         return Reply(response, body, status, entry.seq)

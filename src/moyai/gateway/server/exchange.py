@@ -31,7 +31,7 @@ from typing import Any, Final
 import httpx
 
 from ..domain import jws
-from ..domain.codes import CodeError, is_code
+from ..domain.codes import CodeError
 from ..domain.legal_basis import Decision, LegalBasisTable, legal_basis_table
 from ..domain.log import Outcome, body_digest, format_time, parse_time
 from ..domain.message import ExchangeRequest, ExchangeResponse, MessageError, new_message_id, new_nonce
@@ -39,7 +39,16 @@ from ..domain.organisations import Directory, Organisation, directory
 from ..domain.signing import Ed25519Signer
 from ..registry import gateway_actor
 from ..rest import CONTENT_TYPE, _claimed
-from ..service import DEFAULT_WINDOW, HTTP_STATUS, JST, UNKNOWN, Claimed, RefusalCode
+from ..service import (
+    DEFAULT_WINDOW,
+    HTTP_STATUS,
+    JST,
+    Claimed,
+    RefusalCode,
+    compose_response,
+    log_fields,
+    unavailable_response,
+)
 from ..store import LogUnavailable
 from .ports import CodePort, LogPort, NoncePort, RegistryPort
 
@@ -397,25 +406,16 @@ class GatewayService:
                       disclose_after: dt.date | None = None, wire: Wire | None = None) -> HttpReply:
         encode, content_type = (wire.encode, wire.content_type) if wire is not None else (self.encode, CONTENT_TYPE)
         now = self.clock()
-        response = ExchangeResponse(
-            message_id=new_message_id(), in_reply_to=message_id, requester=requester, provider=provider,
-            affair=affair, subject=request.subject if request is not None else None, status=str(outcome),
-            code=code, reason_ja=reason_ja, nonce=new_nonce(), timestamp=format_time(now), items=values or {},
-            not_held=not_held, retryable=outcome == Outcome.UNAVAILABLE)
+        response = compose_response(requester, provider, affair, message_id, request, outcome, code, reason_ja,
+                                    values, not_held, now)
         body = encode(response)
         try:
-            entry = await self.log.append(
-                requester=requester or UNKNOWN, provider=provider or UNKNOWN, affair=affair, items=items,
-                outcome=outcome, request_digest=body_digest(raw), response_digest=body_digest(body),
-                basis_id=basis_id, subject=subject if subject is not None and is_code(subject) else None,
-                message_id=message_id, disclose_after=disclose_after, time=now)
+            entry = await self.log.append(**log_fields(
+                raw, body, requester, provider, affair, items, message_id, outcome, basis_id=basis_id,
+                subject=subject, disclose_after=disclose_after, now=now))
         except LogUnavailable as exc:
             # Nothing is released: a signed "unavailable" reply without data, as the synchronous service.
-            unavailable = ExchangeResponse(
-                message_id=new_message_id(), in_reply_to=message_id, requester=requester, provider=provider,
-                affair=affair, subject=response.subject, status=str(Outcome.UNAVAILABLE),
-                code=RefusalCode.LOG_UNAVAILABLE, reason_ja=str(exc), nonce=new_nonce(), timestamp=format_time(now),
-                retryable=True)
+            unavailable = unavailable_response(response, str(exc), now)
             return HttpReply(503, encode(unavailable), content_type, None,
                              (("retry-after", str(RETRY_AFTER_SECONDS)),))
         status = _STATUS.get(code, 200 if outcome in (Outcome.PROVIDED, Outcome.NOT_FOUND) else 403)
