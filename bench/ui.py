@@ -66,51 +66,9 @@ def setup(backend: str, scale: float, reuse: bool, db: str) -> float:
 
         django.setup()
         return 0.0
-    OUT.mkdir(parents=True, exist_ok=True)
-    os.environ["MOYAI_DB_AS_OWNER"] = "1"
-    marker = OUT / f"ui-{backend}.built"
-    fresh = not (reuse and marker.exists() and marker.read_text() == str(scale))
-    if backend == "sqlite":
-        path = OUT / "ui.sqlite3"
-        if fresh:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-        os.environ["MOYAI_SQLITE_PATH"] = str(path)
-    else:
-        import psycopg
+    from _demo_db import demo_database
 
-        from moyai.platform.tenancy.pgroles import ensure_roles, superuser_dsn
-
-        ensure_roles()
-        if fresh:
-            with psycopg.connect(superuser_dsn(), autocommit=True) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {PG_DB}")
-                conn.execute(f"CREATE DATABASE {PG_DB} OWNER moyai_owner")
-        os.environ["MOYAI_PG_NAME"] = PG_DB
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
-    from django.db import connection
-    from rich.console import Console
-
-    from moyai import demo
-
-    t0 = time.perf_counter()
-    call_command("migrate", verbosity=0)
-    if fresh:
-        marker.unlink(missing_ok=True)
-        demo.build(scale=scale, seed=1, console=Console(quiet=True))
-        marker.write_text(str(scale))
-    build_s = time.perf_counter() - t0
-    if backend == "postgresql":
-        with connection.cursor() as cur:
-            cur.execute("ANALYZE")
-        connection.close()
-        # the screens run as the application role, under row-level security
-        settings.DATABASES["default"]["OPTIONS"]["options"] = f"-c role={settings.PG_APP_ROLE}"
-    return build_s
+    return demo_database("ui", backend, scale, reuse, PG_DB)
 
 
 def main() -> None:
