@@ -1,6 +1,6 @@
 """The demo database a benchmark measures on: its own, built once per scale and reused on request.
 
-Shared by ``bench/certificates.py`` and ``bench/ui.py``. ``var/bench/<name>.sqlite3`` on SQLite, the
+Shared by the benchmarks (certificates, ui, registry, suppression, portability). ``var/bench/<name>.sqlite3`` on SQLite, the
 given database on PostgreSQL (dropped and re-created by the superuser when rebuilt); a marker file
 ``var/bench/<name>-<backend>.built`` remembers the scale it was built at.
 """
@@ -15,16 +15,12 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "var" / "bench"
 
 
-def demo_database(name: str, backend: str, scale: float, reuse: bool, pg_db: str) -> float:
-    """Point Django at the bench's demo database, build the demo unless a build at the same scale can
-    be reused, ``ANALYZE`` it on PostgreSQL and from then on connect as the application role (under
-    row-level security, as the server does). Returns the seconds spent migrating and building."""
+def point_django(name: str, backend: str, pg_db: str, *, fresh: bool = True) -> None:
+    """Point Django at the bench's database ``name`` (emptied first when ``fresh``) and set it up."""
     OUT.mkdir(parents=True, exist_ok=True)
     os.environ["DJANGO_SETTINGS_MODULE"] = "moyai.settings"
     os.environ["MOYAI_DB"] = backend
     os.environ["MOYAI_DB_AS_OWNER"] = "1"
-    marker = OUT / f"{name}-{backend}.built"
-    fresh = not (reuse and marker.exists() and marker.read_text() == str(scale))
     if backend == "sqlite":
         db = OUT / f"{name}.sqlite3"
         if fresh:
@@ -45,6 +41,15 @@ def demo_database(name: str, backend: str, scale: float, reuse: bool, pg_db: str
     import django
 
     django.setup()
+
+
+def demo_database(name: str, backend: str, scale: float, reuse: bool, pg_db: str) -> float:
+    """Point Django at the bench's demo database, build the demo unless a build at the same scale can
+    be reused, ``ANALYZE`` it on PostgreSQL and from then on connect as the application role (under
+    row-level security, as the server does). Returns the seconds spent migrating and building."""
+    marker = OUT / f"{name}-{backend}.built"
+    fresh = not (reuse and marker.exists() and marker.read_text() == str(scale))
+    point_django(name, backend, pg_db, fresh=fresh)
     from django.conf import settings
     from django.core.management import call_command
     from django.db import connection

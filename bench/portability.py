@@ -73,27 +73,9 @@ def write_files(scale: float, seed: int, reuse: bool) -> dict[str, Any]:
 
 
 def _setup(backend: str) -> None:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "moyai.settings"
-    os.environ["MOYAI_DB"] = backend
-    os.environ["MOYAI_DB_AS_OWNER"] = "1"
-    if backend == "sqlite":
-        db = OUT / "portability.sqlite3"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db}{suffix}").unlink(missing_ok=True)
-        os.environ["MOYAI_SQLITE_PATH"] = str(db)
-    else:
-        import psycopg
+    from _demo_db import point_django
 
-        from moyai.platform.tenancy.pgroles import ensure_roles, superuser_dsn
-
-        ensure_roles()
-        with psycopg.connect(superuser_dsn(), autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS moyai_bench_portability")
-            conn.execute("CREATE DATABASE moyai_bench_portability OWNER moyai_owner")
-        os.environ["MOYAI_PG_NAME"] = "moyai_bench_portability"
-    import django
-
-    django.setup()
+    point_django("portability", backend, "moyai_bench_portability")
 
 
 def _file_specs() -> list[tuple[str, list[str]]]:

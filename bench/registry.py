@@ -33,43 +33,9 @@ def percentile(xs: list[float], p: float) -> float:
 
 
 def child(backend: str, scale: float, samples: int) -> dict[str, object]:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "moyai.settings"
-    os.environ["MOYAI_DB"] = backend
-    os.environ["MOYAI_DB_AS_OWNER"] = "1"
-    if backend == "sqlite":
-        db = OUT / "registry.sqlite3"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db}{suffix}").unlink(missing_ok=True)
-        os.environ["MOYAI_SQLITE_PATH"] = str(db)
-    else:
-        import psycopg
+    from _demo_db import demo_database
 
-        from moyai.platform.tenancy.pgroles import ensure_roles, superuser_dsn
-
-        ensure_roles()
-        with psycopg.connect(superuser_dsn(), autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS moyai_bench")
-            conn.execute("CREATE DATABASE moyai_bench OWNER moyai_owner")
-        os.environ["MOYAI_PG_NAME"] = "moyai_bench"
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
-    from django.db import connection
-    from rich.console import Console
-
-    from moyai import demo
-
-    t0 = time.perf_counter()
-    call_command("migrate", verbosity=0)
-    demo.build(scale=scale, seed=1, console=Console(quiet=True))
-    build_s = time.perf_counter() - t0
-    if backend == "postgresql":
-        with connection.cursor() as cur:
-            cur.execute("ANALYZE")
-        connection.close()
-        settings.DATABASES["default"]["OPTIONS"]["options"] = f"-c role={settings.PG_APP_ROLE}"
+    build_s = demo_database("registry", backend, scale, False, "moyai_bench")
 
     from django.utils import timezone
 
