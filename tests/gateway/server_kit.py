@@ -88,6 +88,9 @@ class DataCentre:
 
     def create_database(self, residents: int = 1) -> None:
         if PG:
+            from moyai.platform.tenancy.pgroles import ensure_roles
+
+            ensure_roles()  # the benchmark runs without the test session that creates them
             self.db_name = f"{os.environ.get('MOYAI_PG_TEST_NAME', 'test_moyai')}_dc{self.dc}"
             with psycopg.connect(superuser_dsn(), autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')

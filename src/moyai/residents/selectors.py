@@ -831,12 +831,20 @@ async def exchange_record_async(conn: Any, tenant_code: str, resident_code: str,
         return ExchangeRead(False)
     if with_history or on < _today():
         return ExchangeRead(True, full_rules=True)
-    # Two round trips, pipelined: (BEGIN, set_config, the statement) and (access log, COMMIT). The
-    # statement is exchange_records' own, with the indexed 住民票コード lookup as its person list.
+    # Three round trips, none pipelined (psycopg's asynchronous wait polls the socket in a loop
+    # while a pipeline waits for its results, holding the event loop; measured in
+    # docs/performance.md): (BEGIN; set_config) as one simple query, exchange_records' statement
+    # (prepared after a few uses), and (the access-log entry; COMMIT) bound client-side as one
+    # simple query. The statement is exchange_records' own, with the indexed 住民票コード lookup
+    # as its person list.
+    from psycopg import AsyncClientCursor, sql
+    from psycopg.pq import TransactionStatus
+
     lookup = "SELECT atena_no FROM residents_resident WHERE tenant_code = %s AND resident_code = %s"
     by_code = [tenant_code, resident_code]
-    async with conn.pipeline(), conn.transaction():
-        await conn.execute("SELECT set_config(%s, %s, true)", [GUC, tenant_code])
+    await conn.execute(sql.SQL("BEGIN; SELECT set_config({}, {}, true)").format(sql.Literal(GUC),
+                                                                              sql.Literal(tenant_code)))
+    try:
         cur = await conn.execute(_EXCHANGE_SQL.format(marks=lookup),
                                  [tenant_code, *by_code, tenant_code, *by_code, tenant_code, MeasureStatus.ENDED,
                                   tenant_code, *by_code, tenant_code, on])
@@ -847,10 +855,11 @@ async def exchange_record_async(conn: Any, tenant_code: str, resident_code: str,
                 states[atena_no] = PersonState(**(json.loads(value) if isinstance(value, str | bytes) else value))
             else:
                 flagged = True
-        if not states:
-            return ExchangeRead(False)
         persons = [p for p in states.values() if p.resident_code == resident_code]
-        if flagged or len(persons) != 1:
+        if not states or flagged or len(persons) != 1:
+            await conn.execute("ROLLBACK")  # nothing was read for the caller: nothing to log
+            if not states:
+                return ExchangeRead(False)
             return ExchangeRead(True, full_rules=True)  # 支援措置, 抑止, a stale projection …: the full rules decide
         s = persons[0]
         a = s.atena_no
@@ -860,6 +869,11 @@ async def exchange_record_async(conn: Any, tenant_code: str, resident_code: str,
                                        tenant_code=tenant_code, purpose=purpose,
                                        individual_number=bool(s.individual_number),
                                        detail={"as_of": on.isoformat(), "recorded_at": None}, request_id=request_id)
-        for sql, params in audit.entry_statements("postgresql", entry, atena):
-            await conn.execute(sql, params)
+        ((statement, params),) = audit.entry_statements("postgresql", entry, atena)
+        async with AsyncClientCursor(conn) as logged:
+            await logged.execute(statement + "; COMMIT", params)
+    except BaseException:
+        if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+            await conn.execute("ROLLBACK")
+        raise
     return ExchangeRead(True, ExchangeRecord(s, members))

@@ -270,7 +270,15 @@ class GatewayService:
             return await refuse(RefusalCode.EXPIRED,
                                 f"照会の時刻 {request.timestamp} がゲートウェイの時刻 {format_time(now)} から"
                                 f"{int(self.window.total_seconds())}秒以上ずれています（期限切れ）")
-        if not await self.nonces.remember(request.requester, request.nonce, now):
+        # The nonce and, where the port offers it, the 符号 lookup in one round trip (checked later,
+        # only if the message gets that far).
+        both = getattr(self.nonces, "remember_and_translate", None)
+        translated: Callable[[], tuple[str | None, str | None]] | None = None
+        if both is not None:
+            fresh, translated = await both(request.requester, request.nonce, now, request.subject, request.provider)
+        else:
+            fresh = await self.nonces.remember(request.requester, request.nonce, now)
+        if not fresh:
             return await refuse(RefusalCode.REPLAYED, f"ノンス {request.nonce} はすでに使われています（再送攻撃の可能性）")
         requester = self.directory.organisation(request.requester)
         provider = self.directory.organisation(request.provider)
@@ -291,11 +299,13 @@ class GatewayService:
             return await refuse(RefusalCode.NOT_HOSTED,
                                 f"提供者 {provider.name_ja}（{provider.id}）はこのデータセンター（{self.data_centre}）の"
                                 "団体ではありません", decision.basis_id, granted)
-        return await self._answer(raw, request, requester, provider, decision, items, granted, today, wire)
+        return await self._answer(raw, request, requester, provider, decision, items, granted, today, wire,
+                                  translated)
 
     async def _answer(self, raw: bytes, request: ExchangeRequest, requester: Organisation, provider: Organisation,
                       decision: Decision, items: frozenset[str], granted: tuple[str, ...],
-                      today: dt.date, wire: Wire | None) -> HttpReply:
+                      today: dt.date, wire: Wire | None,
+                      translated: Callable[[], tuple[str | None, str | None]] | None = None) -> HttpReply:
         assert provider.tenant_code is not None
         disclose_after = today + dt.timedelta(days=decision.secrecy_days) if decision.secrecy_days else None
 
@@ -309,7 +319,9 @@ class GatewayService:
         translate = getattr(self.codes, "translate", None)  # one round trip where the port offers it
         subject: str | None = None
         try:
-            if translate is not None:
+            if translated is not None:
+                person_key, subject = translated()
+            elif translate is not None:
                 person_key, subject = await translate(request.requester, request.subject, provider.id)
             else:
                 person_key = await self.codes.resolve(request.requester, request.subject)

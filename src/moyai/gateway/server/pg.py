@@ -46,9 +46,20 @@ log = logging.getLogger(__name__)
 
 MAX_GROUP: Final = 256
 
-_INSERT_ENTRY: Final = (
+#: the nonce insert and the 符号 lookup of :meth:`PgCodes.translate` in one statement (one row always)
+_REMEMBER_AND_TRANSLATE: Final = (
+    "WITH n AS (INSERT INTO gateway_nonce (requester, nonce, seen_at) VALUES (%s, %s, %s) "
+    "ON CONFLICT (requester, nonce) DO NOTHING RETURNING 1) "
+    "SELECT EXISTS (SELECT 1 FROM n), f.person_key, (SELECT t.code FROM gateway_code t WHERE t.org_id = %s "
+    "AND t.person_key = f.person_key) FROM (SELECT 1) AS one LEFT JOIN gateway_code f "
+    "ON f.org_id = %s AND f.code = %s")
+
+#: one statement for a whole group, whatever its size (so it is prepared once): one array per column
+_INSERT_ENTRIES: Final = (
     "INSERT INTO gateway_logentry (log_id, seq, time, requester, provider, affair, subject, outcome, "
-    "disclose_after, prev_hash, entry_hash, canonical) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
+    "disclose_after, prev_hash, entry_hash, canonical) SELECT * FROM unnest(%s::text[], %s::bigint[], "
+    "%s::timestamptz[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::date[], %s::text[], "
+    "%s::text[], %s::text[])")
 
 
 def _utcnow() -> dt.datetime:
@@ -85,13 +96,25 @@ def make_pool(db: Mapping[str, Any], *, min_size: int = 4, max_size: int = 16, d
 
 
 class PgNonces:
-    """The replay cache (``gateway_nonce``): an insert that the unique index lets through once."""
+    """The replay cache (``gateway_nonce``): an insert that the unique index lets through once.
 
-    def __init__(self, pool: AsyncConnectionPool, window: dt.timedelta, *, purge_every: int = 1000) -> None:
+    With ``codes``, :meth:`remember_and_translate` also looks the requester's 符号 up in the same
+    statement (one round trip instead of two; see :class:`PgCodes`).
+    """
+
+    def __init__(self, pool: AsyncConnectionPool, window: dt.timedelta, *, purge_every: int = 1000,
+                 codes: PgCodes | None = None) -> None:
         self.pool = pool
         self.window = window
         self.purge_every = purge_every
+        self.codes = codes
         self._since_purge = 0
+
+    async def _purge(self, conn: AsyncConnection[Any], now: dt.datetime) -> None:
+        self._since_purge += 1
+        if self._since_purge >= self.purge_every:
+            self._since_purge = 0
+            await conn.execute("DELETE FROM gateway_nonce WHERE seen_at < %s", [now - 2 * self.window])
 
     async def remember(self, requester: str, nonce: str, now: dt.datetime) -> bool:
         async with self.pool.connection() as conn:
@@ -99,11 +122,34 @@ class PgNonces:
                 "INSERT INTO gateway_nonce (requester, nonce, seen_at) VALUES (%s, %s, %s) "
                 "ON CONFLICT (requester, nonce) DO NOTHING", [requester, nonce, now])
             fresh = cur.rowcount == 1
-            self._since_purge += 1
-            if self._since_purge >= self.purge_every:
-                self._since_purge = 0
-                await conn.execute("DELETE FROM gateway_nonce WHERE seen_at < %s", [now - 2 * self.window])
+            await self._purge(conn, now)
         return fresh
+
+    async def remember_and_translate(self, requester: str, nonce: str, now: dt.datetime, code: str,
+                                     to_org: str) -> tuple[bool, Callable[[], tuple[str | None, str | None]]]:
+        """(the nonce is new, the requester's 符号 translated as :meth:`PgCodes.translate` would),
+        in one statement. The translation is checked (re-derived) only when it is called, so a
+        replayed or refused message costs nothing more than the lookup; it raises ``CodeError``
+        exactly where ``translate`` would."""
+        if self.codes is None:
+            raise RuntimeError("remember_and_translate needs the 符号 table (codes)")
+        codes = self.codes
+        try:
+            parse_code(code)
+        except CodeError as exc:
+            error = exc
+
+            def malformed() -> tuple[str | None, str | None]:
+                raise error
+
+            return await self.remember(requester, nonce, now), malformed
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(_REMEMBER_AND_TRANSLATE, [requester, nonce, now, to_org, requester, code])
+            row = await cur.fetchone()
+            await self._purge(conn, now)
+        assert row is not None  # one row, whatever the lookup finds
+        fresh, person_key, existing = bool(row[0]), row[1], row[2]
+        return fresh, lambda: codes.checked(requester, code, person_key, existing)
 
 
 class PgCodes:
@@ -141,12 +187,15 @@ class PgCodes:
                 "AND t.person_key = f.person_key) FROM gateway_code f WHERE f.org_id = %s AND f.code = %s",
                 [to_org, org_id, code])
             row = await cur.fetchone()
-        if row is None:
+        return (None, None) if row is None else self.checked(org_id, code, row[0], row[1])
+
+    def checked(self, org_id: str, code: str, person_key: Any, existing: Any) -> tuple[str | None, str | None]:
+        """A looked-up (person key, provider's code): ``CodeError`` if the row does not re-derive."""
+        if person_key is None:
             return None, None
-        person_key = str(row[0])
-        if not self._derive.matches(code, org_id, person_key):
+        if not self._derive.matches(code, org_id, str(person_key)):
             raise CodeError("符号の対応表が鍵と一致しません（改ざんの可能性）")
-        return person_key, None if row[1] is None else str(row[1])
+        return str(person_key), None if existing is None else str(existing)
 
     async def code_for(self, org_id: str, person_key: str) -> str:
         existing = await self._one("SELECT code FROM gateway_code WHERE org_id = %s AND person_key = %s",
@@ -219,6 +268,8 @@ class GroupCommitLog:
         self._queue: list[tuple[dict[str, Any], asyncio.Future[LogEntry]]] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        #: end of the last full checkpoint batch known to be stored (a lower bound)
+        self._checkpointed_end = 0
         #: sizes of the groups committed (for the benchmark's report)
         self.groups = 0
         self.grouped_entries = 0
@@ -272,13 +323,15 @@ class GroupCommitLog:
 
     async def _write(self, group: list[dict[str, Any]]) -> list[LogEntry | LogUnavailable]:
         results: list[LogEntry | LogUnavailable] = []
+        checkpointed_end: int | None = None
         async with self.pool.connection() as conn, conn.transaction():
-            # BEGIN, the lock and the chain head in one round trip (pipelined)
-            async with conn.pipeline():
-                await conn.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(self.log_id)])
-                cur = await conn.execute("SELECT seq, entry_hash FROM gateway_logentry WHERE log_id = %s "
-                                         "ORDER BY seq DESC LIMIT 1", [self.log_id])
-                last = await cur.fetchone()
+            # The lock, then the chain head (a statement of its own: its snapshot must be taken
+            # after the lock is held). No pipeline: psycopg's asynchronous wait polls the socket
+            # in a loop while a pipeline waits, holding the event loop (docs/performance.md).
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(self.log_id)])
+            cur = await conn.execute("SELECT seq, entry_hash FROM gateway_logentry WHERE log_id = %s "
+                                     "ORDER BY seq DESC LIMIT 1", [self.log_id])
+            last = await cur.fetchone()
             writer = LogWriter(self.log_id, self.signer, batch_size=self.batch_size, clock=self.clock)
             if last is not None:
                 writer.next_seq, writer.head = int(last[0]) + 1, str(last[1])
@@ -296,13 +349,19 @@ class GroupCommitLog:
                              dt.date.fromisoformat(entry.disclose_after) if entry.disclose_after else None,
                              entry.prev_hash, entry.entry_hash, entry.canonical().decode("utf-8")))
             if rows:
-                async with conn.cursor() as c:
-                    await c.executemany(_INSERT_ENTRY, rows)
-                try:
-                    async with conn.transaction():
-                        await self._close_batches(conn, partial=False, head_seq=writer.next_seq)
-                except Exception:  # the entries stand; the next group (or checkpoint_now) retries
-                    log.exception("チェックポイントを作成できませんでした（ログ %s）", self.log_id)
+                # one statement, not executemany (which pipelines)
+                await conn.execute(_INSERT_ENTRIES, [list(column) for column in zip(*rows, strict=True)])
+                # A full batch can only be pending when the head is a batch past the end of the
+                # last checkpoint this process knows of (never ahead of the stored one).
+                if writer.next_seq - self._checkpointed_end >= self.batch_size:
+                    try:
+                        async with conn.transaction():
+                            _, checkpointed_end = await self._close_batches(conn, partial=False,
+                                                                            head_seq=writer.next_seq)
+                    except Exception:  # the entries stand; the next group (or checkpoint_now) retries
+                        log.exception("チェックポイントを作成できませんでした（ログ %s）", self.log_id)
+        if checkpointed_end is not None:  # committed
+            self._checkpointed_end = checkpointed_end
         self.groups += 1
         self.grouped_entries += len(rows)
         return results
@@ -311,22 +370,25 @@ class GroupCommitLog:
         """Close every full batch and the partial one (a timer, shutdown); checkpoints written."""
         async with self.pool.connection() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(self.log_id)])
-            return await self._close_batches(conn, partial=True, head_seq=None)
+            made, _ = await self._close_batches(conn, partial=True, head_seq=None)
+        return made
 
-    async def _close_batches(self, conn: AsyncConnection[Any], *, partial: bool, head_seq: int | None) -> int:
+    async def _close_batches(self, conn: AsyncConnection[Any], *, partial: bool,
+                             head_seq: int | None) -> tuple[int, int]:
+        """(checkpoints made, the end of the last full checkpoint)."""
         cur = await conn.execute("SELECT batch, first_seq, size FROM gateway_checkpoint WHERE log_id = %s "
                                  "ORDER BY batch DESC LIMIT 1", [self.log_id])
         last_cp = await cur.fetchone()
         batch, end = (int(last_cp[0]) + 1, int(last_cp[1]) + int(last_cp[2])) if last_cp else (0, 0)
         if head_seq is not None and not partial and head_seq - end < self.batch_size:
-            return 0  # no full batch yet: nothing to read
+            return 0, end  # no full batch yet: nothing to read
         made = 0
         while True:
             cur = await conn.execute("SELECT canonical FROM gateway_logentry WHERE log_id = %s AND seq >= %s "
                                      "AND seq < %s ORDER BY seq", [self.log_id, end, end + self.batch_size])
             texts = [str(r[0]) for r in await cur.fetchall()]
             if not texts or (len(texts) < self.batch_size and not partial):
-                return made
+                return made, end
             entries = [LogEntry.from_canonical(t.encode("utf-8")) for t in texts]
             cp = make_checkpoint(self.log_id, batch, entries, self.signer, self.clock())
             await conn.execute(
@@ -335,6 +397,6 @@ class GroupCommitLog:
                 [self.log_id, cp.batch, cp.first_seq, cp.size, cp.root, cp.head,
                  json.dumps(cp.to_json(), sort_keys=True)])
             made += 1
+            if len(texts) < self.batch_size:  # a partial batch (checkpoint_now): not a full one's end
+                return made, end
             batch, end = batch + 1, cp.end
-            if len(texts) < self.batch_size:
-                return made

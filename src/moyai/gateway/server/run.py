@@ -96,7 +96,8 @@ def build_app(config: GatewayConfig) -> GatewayApp:
         pool = make_pool(db, min_size=min(4, config.pool_size), max_size=config.pool_size, deferred_commit=True)
         log_pool = make_pool(db, min_size=1, max_size=2, name="moyai-gateway-log")
         group_log = GroupCommitLog(log_pool, log_id, log_signer, batch_size=config.batch_size)
-        nonces, codes, log_port = PgNonces(pool, DEFAULT_WINDOW), PgCodes(pool, code_keys), group_log
+        codes = PgCodes(pool, code_keys)
+        nonces, log_port = PgNonces(pool, DEFAULT_WINDOW, codes=codes), group_log
         registry = PgRegistry(pool, registry)
 
         async def open_ports() -> None:
