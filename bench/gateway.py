@@ -185,12 +185,18 @@ def main() -> None:
     parser.add_argument("--http", default="auto", help="server HTTP parser: auto, httptools, h11")
     parser.add_argument("--loop", default="auto", help="server event loop: auto, uvloop, asyncio")
     parser.add_argument("--profile", help="run the server under cProfile, stats to this file (event-loop thread)")
+    parser.add_argument("--pg-host", default=None,
+                        help="PostgreSQL host or socket directory (default: the local Unix socket when there is one "
+                             "— the database shares this machine — else 127.0.0.1)")
     parser.add_argument("--phases", default="all", help="comma-separated: bare,refused,full (default all)")
     args = parser.parse_args()
     if args.load:
         load_main(args)
         return
     os.environ.setdefault("MOYAI_PG_TEST_NAME", "bench_moyai_gateway")
+    socket_dir = "/var/run/postgresql"
+    pg_host = args.pg_host or (socket_dir if Path(socket_dir, ".s.PGSQL.5432").exists() else "127.0.0.1")
+    os.environ["MOYAI_PG_HOST"] = pg_host  # the server's pools and the set-up connect there
     from moyai.gateway.server.pki import init_pki
     from tests.gateway.server_kit import PG, DataCentre
 
@@ -229,16 +235,17 @@ def main() -> None:
         dc.drop_database()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores shared by the server, the load generator(s) "
           f"and other work (load average at the end: {os.getloadavg()[0]:.1f})")
-    print(f"server: {args.workers} process(es), --http {args.http} --loop {args.loop}; "
+    print(f"server: {args.workers} process(es), --http {args.http} --loop {args.loop}, "
+          f"PostgreSQL at {os.environ['MOYAI_PG_HOST'] if backend == 'postgresql' else '-'}; "
           f"concurrency {args.concurrency} keep-alive mTLS connections in {args.procs} load process(es), "
           f"{args.seconds:.0f} s per phase after {args.warmup:.0f} s of warm-up")
-    bare = results["/health"]["per_second"]
+    bare = results["/health"]["per_second"] if "/health" in results else None
     for path, name in PHASES.items():
         if path not in results:
             continue
         r = results[path]
         print(f"  {name:44s} {r['per_second']:7.0f} /s  p50 {r['p50_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms  "
-              f"bare/this {bare / r['per_second']:5.1f}x  server CPU {r['cpu_ms']:5.2f} ms/req "
+              f"bare/this {'  n/a' if bare is None else format(bare / r['per_second'], '5.1f') + 'x'}  server CPU {r['cpu_ms']:5.2f} ms/req "
               f"(= {1000 / r['cpu_ms']:5.0f}/s per core)  errors {r['errors'] or 0}")
     for path in ("/exchange", "/exchange?refused"):
         if path in results:

@@ -27,7 +27,7 @@ from moyai.residents.domain.model import PersonState
 from moyai.residents.errors import RegistryError
 from moyai.residents.services import SubjectInput
 from moyai.residents.suppression import Accompanying
-from tests.fixtures import SHUNAN, World
+from tests.fixtures import KUDAMATSU, SHUNAN, World
 from tests.residents.suppression_fixtures import OFFICER
 
 pytestmark = pytest.mark.django_db
@@ -189,8 +189,9 @@ def flush_as_owner() -> Iterator[None]:
 
 @pytest.mark.skipif(not PG, reason="psycopg async pool: MOYAI_DB=postgresql")
 @pytest.mark.django_db(transaction=True)  # the pool's connections see only committed rows
+@pytest.mark.parametrize("bound", [False, True], ids=["transaction-scoped", "session-bound pool"])
 def test_the_read_on_the_pool_equals_the_synchronous_read_or_leaves_the_person_to_the_full_rules(
-        flush_as_owner: None, world: World) -> None:
+        flush_as_owner: None, world: World, bound: bool) -> None:
     from moyai.gateway.server.pg import make_pool
     from moyai.residents.models import Resident
 
@@ -203,7 +204,8 @@ def test_the_read_on_the_pool_equals_the_synchronous_read_or_leaves_the_person_t
     assert len(codes) == len(everyone) and all(codes.values())
 
     async def read_all() -> dict[str, selectors.ExchangeRead]:
-        pool = make_pool(connection.settings_dict, min_size=1, max_size=2, deferred_commit=True)
+        pool = make_pool(connection.settings_dict, min_size=1, max_size=2, deferred_commit=True,
+                         tenant=SHUNAN if bound else None)
         await pool.open(wait=True, timeout=10)
         try:
             out = {}
@@ -211,7 +213,7 @@ def test_the_read_on_the_pool_equals_the_synchronous_read_or_leaves_the_person_t
                 async with pool.connection() as conn:
                     out[a] = await selectors.exchange_record_async(
                         conn, SHUNAN, str(codes.get(a, "99999999999")), on=today, actor=actor, purpose="比較",
-                        request_id=f"req-{a}")
+                        request_id=f"req-{a}", bound=bound)
             return out
         finally:
             await pool.close()
@@ -236,3 +238,38 @@ def test_the_read_on_the_pool_equals_the_synchronous_read_or_leaves_the_person_t
         assert not AccessLog.objects.filter(request_id__in=[f"req-{a}" for a in deferred]).exists()
     # the 除票 are answered too (removed record, no household)
     assert got[families[0][2]].record.record.status == "removed"  # type: ignore[union-attr]
+
+
+@pytest.mark.skipif(not PG, reason="psycopg async pool: MOYAI_DB=postgresql")
+@pytest.mark.django_db(transaction=True)
+def test_a_session_bound_read_sees_only_the_tenant_its_pool_is_bound_to(flush_as_owner: None, world: World) -> None:
+    """Fails closed: a pool bound to another 団体, or to none, finds nobody — and logs nothing."""
+    from moyai.gateway.server.pg import make_pool
+    from moyai.residents.models import Resident
+
+    families = _town(world)
+    person = families[0][0]
+    actor = gateway_actor(SHUNAN, "kenpo-midori")
+    today = timezone.localdate()
+    with tenant_scope(SHUNAN):
+        code = str(Resident.objects.get(atena_no=person).resident_code)
+
+    async def read_on(tenant: str | None) -> selectors.ExchangeRead:
+        pool = make_pool(connection.settings_dict, min_size=1, max_size=1, deferred_commit=True, tenant=tenant)
+        await pool.open(wait=True, timeout=10)
+        try:
+            async with pool.connection() as conn:
+                return await selectors.exchange_record_async(conn, SHUNAN, code, on=today, actor=actor,
+                                                             purpose="比較", request_id=f"req-{tenant}", bound=True)
+        finally:
+            await pool.close()
+
+    assert asyncio.run(read_on(KUDAMATSU)) == selectors.ExchangeRead(False)  # another 団体's pool
+    assert asyncio.run(read_on(None)) == selectors.ExchangeRead(False)  # a pool bound to no 団体
+    found = asyncio.run(read_on(SHUNAN))
+    assert found.found and found.record is not None and found.record.record.atena_no == person
+    with tenant_scope(SHUNAN):
+        assert list(AccessLog.objects.filter(request_id__startswith="req-").values_list("request_id", flat=True)) == [
+            f"req-{SHUNAN}"]
+    with pytest.raises(ValueError, match="団体コード"):
+        make_pool(connection.settings_dict, tenant="35 -c x=y")

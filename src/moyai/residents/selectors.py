@@ -809,7 +809,7 @@ class ExchangeRead:
 
 async def exchange_record_async(conn: Any, tenant_code: str, resident_code: str, *, on: dt.date,
                                 actor: Principal, purpose: str, request_id: str,
-                                with_history: bool = False) -> ExchangeRead:
+                                with_history: bool = False, bound: bool = False) -> ExchangeRead:
     """:func:`exchange_records` for one person found by 住民票コード, on a psycopg ``AsyncConnection``.
 
     For the gateway's asynchronous hot path. ``conn`` is a connection of the application role
@@ -820,6 +820,11 @@ async def exchange_record_async(conn: Any, tenant_code: str, resident_code: str,
     before returning. Anything that needs the 抑止/支援措置 rules returns ``full_rules`` without
     reading or logging personal data, so those rules stay :func:`guard_view`'s and
     :func:`hide_protected`'s alone.
+
+    ``bound``: the connection's session is bound to ``tenant_code`` for its whole life
+    (``moyai.tenant`` set at connection start, a pool per 団体): then no transaction is opened —
+    the statement, then the access-log entry, each on its own, in two round trips. On a
+    connection not bound to that 団体, row-level security shows no row: "not found", nothing read.
     """
     import json
 
@@ -831,19 +836,20 @@ async def exchange_record_async(conn: Any, tenant_code: str, resident_code: str,
         return ExchangeRead(False)
     if with_history or on < _today():
         return ExchangeRead(True, full_rules=True)
-    # Three round trips, none pipelined (psycopg's asynchronous wait polls the socket in a loop
-    # while a pipeline waits for its results, holding the event loop; measured in
-    # docs/performance.md): (BEGIN; set_config) as one simple query, exchange_records' statement
-    # (prepared after a few uses), and (the access-log entry; COMMIT) bound client-side as one
-    # simple query. The statement is exchange_records' own, with the indexed 住民票コード lookup
-    # as its person list.
+    # No pipeline: psycopg's asynchronous wait polls the socket in a loop while a pipeline waits
+    # for its results, holding the event loop (docs/performance.md). Unbound: three round trips —
+    # (BEGIN; set_config) as one simple query, the statement (prepared after a few uses), and (the
+    # access-log entry; COMMIT) bound client-side as one simple query. Bound: the statement and
+    # the entry. The statement is exchange_records' own, with the indexed 住民票コード lookup as its
+    # person list.
     from psycopg import AsyncClientCursor, sql
     from psycopg.pq import TransactionStatus
 
     lookup = "SELECT atena_no FROM residents_resident WHERE tenant_code = %s AND resident_code = %s"
     by_code = [tenant_code, resident_code]
-    await conn.execute(sql.SQL("BEGIN; SELECT set_config({}, {}, true)").format(sql.Literal(GUC),
-                                                                              sql.Literal(tenant_code)))
+    if not bound:
+        await conn.execute(sql.SQL("BEGIN; SELECT set_config({}, {}, true)").format(sql.Literal(GUC),
+                                                                                  sql.Literal(tenant_code)))
     try:
         cur = await conn.execute(_EXCHANGE_SQL.format(marks=lookup),
                                  [tenant_code, *by_code, tenant_code, *by_code, tenant_code, MeasureStatus.ENDED,
@@ -857,7 +863,8 @@ async def exchange_record_async(conn: Any, tenant_code: str, resident_code: str,
                 flagged = True
         persons = [p for p in states.values() if p.resident_code == resident_code]
         if not states or flagged or len(persons) != 1:
-            await conn.execute("ROLLBACK")  # nothing was read for the caller: nothing to log
+            if not bound:
+                await conn.execute("ROLLBACK")  # nothing was read for the caller: nothing to log
             if not states:
                 return ExchangeRead(False)
             return ExchangeRead(True, full_rules=True)  # 支援措置, 抑止, a stale projection …: the full rules decide
@@ -870,10 +877,13 @@ async def exchange_record_async(conn: Any, tenant_code: str, resident_code: str,
                                        individual_number=bool(s.individual_number),
                                        detail={"as_of": on.isoformat(), "recorded_at": None}, request_id=request_id)
         ((statement, params),) = audit.entry_statements("postgresql", entry, atena)
-        async with AsyncClientCursor(conn) as logged:
-            await logged.execute(statement + "; COMMIT", params)
+        if bound:
+            await conn.execute(statement, params)
+        else:
+            async with AsyncClientCursor(conn) as logged:
+                await logged.execute(statement + "; COMMIT", params)
     except BaseException:
-        if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+        if not bound and not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
             await conn.execute("ROLLBACK")
         raise
     return ExchangeRead(True, ExchangeRecord(s, members))

@@ -98,7 +98,8 @@ def build_app(config: GatewayConfig) -> GatewayApp:
         group_log = GroupCommitLog(log_pool, log_id, log_signer, batch_size=config.batch_size)
         codes = PgCodes(pool, code_keys)
         nonces, log_port = PgNonces(pool, DEFAULT_WINDOW, codes=codes), group_log
-        registry = PgRegistry(pool, registry)
+        pg_registry = PgRegistry(db, registry)
+        registry = pg_registry
 
         async def open_ports() -> None:
             await pool.open(wait=True, timeout=10)
@@ -106,6 +107,7 @@ def build_app(config: GatewayConfig) -> GatewayApp:
 
         async def close_ports() -> None:
             await group_log.close()
+            await pg_registry.close()
             await pool.close()
             await log_pool.close()
     else:
