@@ -34,7 +34,7 @@ from ..domain import jws
 from ..domain.codes import CodeError
 from ..domain.legal_basis import Decision, LegalBasisTable, legal_basis_table
 from ..domain.log import Outcome, body_digest, format_time, parse_time
-from ..domain.message import ExchangeRequest, ExchangeResponse, MessageError, new_message_id, new_nonce
+from ..domain.message import ExchangeRequest, ExchangeResponse, MessageError
 from ..domain.organisations import Directory, Organisation, directory
 from ..domain.signing import Ed25519Signer
 from ..registry import gateway_actor
@@ -375,11 +375,9 @@ class GatewayService:
                                 data_centre=dc)
             else:  # a signed response of this gateway (a SOAP Fault), as for any other failure
                 content_type = wire.content_type
-                body = wire.encode(ExchangeResponse(
-                    message_id=new_message_id(), in_reply_to=request.message_id, requester=request.requester,
-                    provider=request.provider, affair=request.affair, subject=request.subject, status=str(outcome),
-                    code=code, reason_ja=f"{title}: {detail}", nonce=new_nonce(), timestamp=format_time(self.clock()),
-                    retryable=retryable))
+                body = wire.encode(compose_response(
+                    request.requester, request.provider, request.affair, request.message_id, request, outcome, code,
+                    f"{title}: {detail}", None, (), self.clock()))
         else:
             status, body, content_type = forwarded.status, forwarded.body, wire.content_type
             try:
@@ -401,11 +399,9 @@ class GatewayService:
     def _log_unavailable(self, request: ExchangeRequest, reason_ja: str, wire: Wire) -> HttpReply:
         retry = (("retry-after", str(RETRY_AFTER_SECONDS)),)
         if not wire.problems:
-            body = wire.encode(ExchangeResponse(
-                message_id=new_message_id(), in_reply_to=request.message_id, requester=request.requester,
-                provider=request.provider, affair=request.affair, subject=request.subject,
-                status=str(Outcome.UNAVAILABLE), code=RefusalCode.LOG_UNAVAILABLE, reason_ja=reason_ja,
-                nonce=new_nonce(), timestamp=format_time(self.clock()), retryable=True))
+            body = wire.encode(compose_response(
+                request.requester, request.provider, request.affair, request.message_id, request, Outcome.UNAVAILABLE,
+                RefusalCode.LOG_UNAVAILABLE, reason_ja, None, (), self.clock()))
             return HttpReply(503, body, wire.content_type, None, retry)
         body = _problem(503, RefusalCode.LOG_UNAVAILABLE, "情報連携ログに記録できません", reason_ja,
                         retryable=True, in_reply_to=request.message_id)
