@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+import re
 from typing import Any
 
 import pytest
@@ -179,3 +181,29 @@ def test_values_without_a_canonical_form_are_refused(value: object) -> None:
 def test_non_canonical_input_is_refused(data: bytes) -> None:
     with pytest.raises(canonical.CanonicalJSONError):
         canonical.loads(data)
+
+
+@given(st.datetimes(min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 12, 31), timezones=st.just(dt.UTC)))
+def test_a_log_time_reads_back_as_the_instant_it_spells(t: dt.datetime) -> None:
+    from moyai.gateway.domain.log import format_time, parse_time
+
+    assert parse_time(format_time(t)) == t
+
+
+
+_SPELLING = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{1,6}Z"
+
+
+@given(st.from_regex(_SPELLING, fullmatch=True) | st.text(max_size=40))
+def test_a_log_time_is_read_as_strptime_reads_its_spelling_and_any_other_text_is_refused(text: str) -> None:
+    from moyai.gateway.domain.log import parse_time
+
+    try:
+        expected: dt.datetime | None = dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+    except ValueError:
+        expected = None  # e.g. month 13
+    try:
+        got: dt.datetime | None = parse_time(text)
+    except ValueError:
+        got = None
+    assert got == (expected if re.fullmatch(_SPELLING, text) else None)

@@ -140,11 +140,19 @@ def format_time(t: dt.datetime) -> str:
     if t.tzinfo is None:
         raise ValueError("ログの時刻はタイムゾーン付きで指定してください")
     u = t.astimezone(dt.UTC)
-    return u.strftime("%Y-%m-%dT%H:%M:%S.") + f"{u.microsecond:06d}Z"
+    return (f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}."
+            f"{u.microsecond:06d}Z")
+
+
+_TIME: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{1,6}Z")
 
 
 def parse_time(text: str) -> dt.datetime:
-    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+    """The instant of a ``format_time`` spelling (UTC, ``Z``, 1–6 fraction digits); ``ValueError`` otherwise."""
+    if not isinstance(text, str) or not _TIME.fullmatch(text):
+        raise ValueError(f"時刻の形式が正しくありません: {text!r}")
+    head, fraction = text[:-1].split(".")
+    return dt.datetime.fromisoformat(f"{head}.{fraction.ljust(6, '0')}").replace(tzinfo=dt.UTC)
 
 
 def _fail(what: str) -> LogFormatError:

@@ -17,6 +17,7 @@ of algorithms: :class:`PublicKeyVerifier`, which holds no secret, accepts Ed2551
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import importlib.util
@@ -118,11 +119,17 @@ class Ed25519Signer:
         return f"Ed25519Signer(key_id={self._key_id!r})"
 
 
+@functools.lru_cache(maxsize=4096)
+def _public_key(raw: bytes) -> Any:
+    """The key object of a raw public key (built once per key: the peers' keys are few)."""
+    return _ed25519().Ed25519PublicKey.from_public_bytes(raw)
+
+
 def _verify_ed25519(public_key: bytes, data: bytes, signature: bytes) -> bool:
     from cryptography.exceptions import InvalidSignature
 
     try:
-        _ed25519().Ed25519PublicKey.from_public_bytes(public_key).verify(signature, data)
+        _public_key(bytes(public_key)).verify(signature, data)
     except (InvalidSignature, ValueError):
         return False
     return True
