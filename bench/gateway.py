@@ -150,7 +150,25 @@ def load_main(args: argparse.Namespace) -> None:
         runner = asyncio.run
     result = runner(_load(args.url, args.pki, args.path, args.seconds, args.concurrency,
                           json.loads(args.subjects), args.org, args.provider))
-    print(json.dumps(result))
+    Path(args.out).write_text(json.dumps(result))  # a file, not stdout: nothing else can interleave
+
+
+def database_cpu_seconds(db_name: str) -> float:
+    """CPU time of the PostgreSQL backends serving ``db_name`` (their process titles name it), so far.
+
+    Backends that ended before the call are not counted (the pools keep theirs open for the run).
+    """
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            title = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+            if title.startswith("postgres: ") and f" {db_name} " in title:
+                total += cpu_seconds(int(proc.name))
+        except OSError:
+            continue
+    return total
 
 
 def machine_busy_seconds() -> float:
@@ -166,8 +184,13 @@ def run_phase(url: str, pki_dir: str, path: str, seconds: float, concurrency: in
     cmd = [sys.executable, __file__, "--load", "--url", url, "--pki", pki_dir, "--path", path,
            "--seconds", str(seconds), "--concurrency", str(per), "--subjects", json.dumps(subjects),
            "--org", org, "--provider", provider]
-    children = [subprocess.Popen(cmd, stdout=subprocess.PIPE, cwd=ROOT) for _ in range(procs)]
-    results = [json.loads(c.communicate()[0]) for c in children]
+    with tempfile.TemporaryDirectory(prefix="moyai-bench-load-") as tmp:
+        outs = [Path(tmp) / f"load-{i}.json" for i in range(procs)]
+        children = [subprocess.Popen([*cmd, "--out", str(out)], cwd=ROOT) for out in outs]
+        for c in children:
+            if c.wait() != 0:
+                raise SystemExit(f"load generator failed (exit {c.returncode})")
+        results = [json.loads(out.read_text()) for out in outs]
     latencies = [x for r in results for x in r["latencies"]]
     errors: dict[str, int] = {}
     for r in results:
@@ -185,6 +208,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url")
+    parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--pki")
     parser.add_argument("--path")
     parser.add_argument("--subjects")
@@ -241,10 +265,13 @@ def main() -> None:
                 assert dc.process is not None
                 cpu0 = tree_cpu_seconds(dc.process.pid)
                 busy0 = machine_busy_seconds()
+                db0 = database_cpu_seconds(dc.db_name) if dc.db_name else 0.0
                 results[path] = run_phase(dc.url, str(pki.dir), path, args.seconds, args.concurrency, args.procs,
                                           subjects, args.org, args.provider)
                 results[path]["cpu_ms"] = (tree_cpu_seconds(dc.process.pid) - cpu0) * 1000 / max(1, results[path]["ok"])
                 results[path]["machine_ms"] = (machine_busy_seconds() - busy0) * 1000 / max(1, results[path]["ok"])
+                results[path]["db_ms"] = ((database_cpu_seconds(dc.db_name) - db0) * 1000 / max(1, results[path]["ok"])
+                                          if dc.db_name else None)
                 logged[path] = len(dc.entries()) - before
         finally:
             dc.stop()
@@ -264,6 +291,7 @@ def main() -> None:
         print(f"  {name:44s} {r['per_second']:7.0f} /s  p50 {r['p50_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms  "
               f"bare/this {'  n/a' if bare is None else format(bare / r['per_second'], '5.1f') + 'x'}  server CPU {r['cpu_ms']:5.2f} ms/req "
               f"(= {1000 / r['cpu_ms']:5.0f}/s per core)  load generator CPU {r['client_cpu_ms']:4.2f} ms/req  "
+              f"PostgreSQL CPU {'-' if r['db_ms'] is None else format(r['db_ms'], '4.2f')} ms/req  "
               f"whole machine {r['machine_ms']:4.2f} ms/req  errors {r['errors'] or 0}")
     for path in ("/exchange", "/exchange?refused"):
         if path in results:
