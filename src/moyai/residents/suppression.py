@@ -118,6 +118,22 @@ def _release(row: Suppression | SupportMeasure) -> TemporaryRelease | None:
     return TemporaryRelease(row.temp_from, row.temp_until)
 
 
+def _release_for_a_while(actor: Principal, row: Suppression | SupportMeasure, *, reason: str, missing: str,
+                         minutes: int | None, now: dt.datetime, operation: str, subjects: list[str],
+                         key: str) -> None:
+    """一時解除 of a 抑止 or a 支援措置: off from ``now`` until ``now + minutes`` (then back by
+    itself, see :func:`_release`), with the reason; audited as ``operation``."""
+    if not reason.strip():
+        raise _bad(missing, "reason")
+    try:
+        until = rules.release_until(now, minutes)
+    except PeriodError as exc:
+        raise _period(exc) from None
+    row.temp_from, row.temp_until, row.temp_by, row.temp_reason = now, until, actor.label, reason[:400]
+    row.save(update_fields=["temp_from", "temp_until", "temp_by", "temp_reason"])
+    audit.record(actor, operation, subjects, detail={key: row.id, "until": until.isoformat(), "reason": row.temp_reason})
+
+
 def suppression_facts(row: Suppression) -> SuppressionFacts:
     return SuppressionFacts(
         id=row.id, target_kind=TargetKind(row.target_kind), target=row.target, process=Process(row.process),
@@ -295,16 +311,9 @@ def release_suppression_temporarily(actor: Principal, suppression_id: int, *, re
     row = get_suppression(suppression_id)
     if row.released_at is not None:
         raise RegistryError(SuppressionErrorCode.INVALID_STATE, f"抑止 {suppression_id} は解除済みです", status=409)
-    if not reason.strip():
-        raise _bad("一時解除の理由を入力してください", "reason")
-    try:
-        until = rules.release_until(now, minutes)
-    except PeriodError as exc:
-        raise _period(exc) from None
-    row.temp_from, row.temp_until, row.temp_by, row.temp_reason = now, until, actor.label, reason[:400]
-    row.save(update_fields=["temp_from", "temp_until", "temp_by", "temp_reason"])
-    audit.record(actor, "suppression.release_temporarily", _subjects(row),
-                 detail={"suppression": row.id, "until": until.isoformat(), "reason": row.temp_reason})
+    _release_for_a_while(actor, row, reason=reason, missing="一時解除の理由を入力してください", minutes=minutes,
+                         now=now, operation="suppression.release_temporarily", subjects=_subjects(row),
+                         key="suppression")
     return row
 
 
@@ -498,14 +507,7 @@ def release_measure_temporarily(actor: Principal, measure_id: int, *, reason: st
     row = get_measure(measure_id)
     if row.status == MeasureStatus.ENDED:
         raise RegistryError(SuppressionErrorCode.INVALID_STATE, f"支援措置 {measure_id} は終了しています", status=409)
-    if not reason.strip():
-        raise _bad("一時解除の理由（審査の結果）を入力してください", "reason")
-    try:
-        until = rules.release_until(now, minutes)
-    except PeriodError as exc:
-        raise _period(exc) from None
-    row.temp_from, row.temp_until, row.temp_by, row.temp_reason = now, until, actor.label, reason[:400]
-    row.save(update_fields=["temp_from", "temp_until", "temp_by", "temp_reason"])
-    audit.record(actor, "support_measure.release_temporarily", _atena_list(row),
-                 detail={"measure": row.id, "until": until.isoformat(), "reason": row.temp_reason})
+    _release_for_a_while(actor, row, reason=reason, missing="一時解除の理由（審査の結果）を入力してください",
+                         minutes=minutes, now=now, operation="support_measure.release_temporarily",
+                         subjects=_atena_list(row), key="measure")
     return row
