@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from django.db import connection
 from django.utils import timezone
@@ -114,6 +114,37 @@ def entry_statements(vendor: str, entry: AccessLog, atena: Sequence[str], *, at:
         statements.append((f"INSERT INTO audit_accesslogsubject (tenant_code, atena_no, log_id, at) VALUES {rows}",
                            [v for a in chunk for v in (entry.tenant_id, a, entry.id, when)]))
     return statements
+
+
+#: :func:`entries_statement`: many entries and all their subjects of one 団体, one statement
+_ENTRIES_SQL: Final = (
+    f"WITH l AS (INSERT INTO audit_accesslog ({_LOG_COLUMNS}) SELECT * FROM unnest(%s::text[], %s::bigint[], "
+    "%s::timestamptz[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
+    "%s::integer[], %s::boolean[], %s::jsonb[])) "
+    "INSERT INTO audit_accesslogsubject (tenant_code, atena_no, log_id, at) "
+    "SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::timestamptz[])")
+
+
+def entries_statement(entries: Sequence[tuple[AccessLog, Sequence[str]]]) -> tuple[str, list[Any]]:
+    """PostgreSQL: the SQL that stores these entries and their subjects, all of one 団体 (the one in
+    scope on the connection: row-level security checks each row), as one statement whatever their
+    number (one array per column). Each ``atena`` sorted and unique, ``subject_count`` its length.
+    """
+    tenants = {e.tenant_id for e, _ in entries}
+    if len(tenants) != 1:
+        raise ValueError(f"one 団体 per statement, not {sorted(tenants)}")
+    columns: list[list[Any]] = [[] for _ in range(13)]
+    subjects: list[list[Any]] = [[], [], [], []]
+    for e, atena in entries:
+        for column, value in zip(columns, (
+                e.tenant_id, e.id, e.at, e.actor, e.actor_kind, e.operation, e.purpose, e.outcome, e.request_id,
+                e.terminal, e.subject_count, e.individual_number,
+                json.dumps(e.detail, ensure_ascii=False, sort_keys=True)), strict=True):
+            column.append(value)
+        for a in atena:
+            for column, value in zip(subjects, (e.tenant_id, a, e.id, e.at), strict=True):
+                column.append(value)
+    return _ENTRIES_SQL, [*columns, *subjects]
 
 
 def record_denied(tenant_code: str, actor: Actor, operation: str, reason: str, subjects: Sequence[str] = ()) -> None:

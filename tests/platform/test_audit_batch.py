@@ -1,0 +1,61 @@
+"""``audit.entries_statement``: many access-log entries of one 団体 in one statement, as ``record`` stores them."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.db import connection, transaction
+
+from moyai.platform.audit import services as audit
+from moyai.platform.audit.context import request_id_var
+from moyai.platform.audit.models import AccessLog, AccessLogSubject
+from moyai.platform.tenancy.scope import tenant_scope
+from tests.fixtures import KUDAMATSU, SHUNAN, World
+
+PG = os.environ.get("MOYAI_DB") == "postgresql"
+pytestmark = [pytest.mark.skipif(not PG, reason="one statement with arrays: PostgreSQL"), pytest.mark.django_db]
+
+
+def _stored(request_ids: list[str]) -> list[tuple[object, ...]]:
+    rows = AccessLog.objects.filter(request_id__in=request_ids).order_by("request_id")
+    return [(e.actor, e.actor_kind, e.operation, e.purpose, e.outcome, e.request_id, e.subject_count,
+             e.individual_number, e.detail,
+             sorted(AccessLogSubject.objects.filter(log_id=e.id).values_list("atena_no", flat=True))) for e in rows]
+
+
+def test_entries_stored_by_one_statement_equal_those_record_stores(world: World) -> None:
+    actor = world.clerk
+    subjects = [["0000000019", "0000000027"], ["0000000035"], []]
+    with tenant_scope(SHUNAN):
+        for i, s in enumerate(subjects):
+            token = request_id_var.set(f"one-{i}")
+            try:
+                audit.record(actor, "resident.view", s, purpose="比較", individual_number=i == 0,
+                             detail={"n": i, "名": "テスト"})
+            finally:
+                request_id_var.reset(token)
+        pending = [audit.new_entry(actor, "resident.view", s, tenant_code=SHUNAN, purpose="比較",
+                                   individual_number=i == 0, detail={"n": i, "名": "テスト"}, request_id=f"batch-{i}")
+                   for i, s in enumerate(subjects)]
+        sql, params = audit.entries_statement(pending)
+        with connection.cursor() as cur:
+            cur.execute(sql, params)
+        one = _stored([f"one-{i}" for i in range(3)])
+        batch = _stored([f"batch-{i}" for i in range(3)])
+    assert len(one) == 3
+    assert [r[:5] + r[6:] for r in batch] == [r[:5] + r[6:] for r in one]  # all but the request id
+    assert [r[5] for r in batch] == ["batch-0", "batch-1", "batch-2"]
+
+
+def test_one_statement_holds_one_tenant_and_row_level_security_checks_it(world: World) -> None:
+    actor = world.clerk
+    shunan = audit.new_entry(actor, "resident.view", ["0000000019"], tenant_code=SHUNAN, request_id="x-1")
+    kudamatsu = audit.new_entry(actor, "resident.view", ["0000000019"], tenant_code=KUDAMATSU, request_id="x-2")
+    with pytest.raises(ValueError, match="one 団体"):
+        audit.entries_statement([shunan, kudamatsu])
+    sql, params = audit.entries_statement([kudamatsu])
+    with tenant_scope(SHUNAN):
+        with pytest.raises(Exception, match="row-level security"), transaction.atomic(), connection.cursor() as cur:
+            cur.execute(sql, params)  # 下松市's entry while 周南市 is in scope
+        assert not AccessLog.objects.filter(request_id="x-2").exists()
