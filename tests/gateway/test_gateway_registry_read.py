@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import secrets
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -273,3 +275,63 @@ def test_a_session_bound_read_sees_only_the_tenant_its_pool_is_bound_to(flush_as
             f"req-{SHUNAN}"]
     with pytest.raises(ValueError, match="団体コード"):
         make_pool(connection.settings_dict, tenant="35 -c x=y")
+
+
+@pytest.mark.skipif(not PG, reason="psycopg async pool: MOYAI_DB=postgresql")
+@pytest.mark.django_db(transaction=True)  # the pool's connections see only committed rows
+def test_a_read_s_access_log_entry_is_committed_with_the_exchange_s_log_entry_or_not_at_all(
+        flush_as_owner: None, world: World) -> None:
+    """``append(access=…)``: the registry read's ``resident.view`` entry and the exchange's log entry
+    are one commit — both stored, or (the group failing) neither, and the append raises."""
+    from moyai.gateway.domain.keystore import MemoryKeyStore
+    from moyai.gateway.domain.log import Outcome, body_digest
+    from moyai.gateway.domain.signing import Ed25519Signer
+    from moyai.gateway.models import GatewayLogEntry
+    from moyai.gateway.server.pg import GroupCommitLog, PendingAccess, make_pool
+    from moyai.gateway.store import LogUnavailable
+    from moyai.platform.audit import services as audit
+    from moyai.platform.audit.models import AccessLog, AccessLogSubject
+    from moyai.platform.tenancy.scope import tenant_scope
+
+    log_id = f"t-{secrets.token_hex(4)}"
+    actor = gateway_actor(SHUNAN, "kenpo-midori")
+    log_keys = MemoryKeyStore()
+    log_keys.rotate()
+
+    def fields(i: int) -> dict[str, Any]:
+        return {"requester": "kenpo-midori", "provider": SHUNAN, "affair": "HI-01",
+                "items": ["resident_record.name"], "outcome": Outcome.PROVIDED,
+                "request_digest": body_digest(f"request {i}".encode()),
+                "response_digest": body_digest(f"response {i}".encode()), "message_id": f"m{i}"}
+
+    def access(request_id: str, entry_id: int | None = None) -> PendingAccess:
+        entry, atena = audit.new_entry(actor, "resident.view", ["0000000019", "0000000027"], tenant_code=SHUNAN,
+                                       purpose="情報連携", request_id=request_id)
+        if entry_id is not None:
+            entry.id = entry_id
+        return PendingAccess(SHUNAN, entry, atena)
+
+    first = access(f"{log_id}-1")
+
+    async def body() -> list[Any]:
+        pool = make_pool(connection.settings_dict, min_size=1, max_size=2)
+        await pool.open(wait=True, timeout=10)
+        writer = GroupCommitLog(pool, log_id, Ed25519Signer(log_keys.current()), batch_size=8)
+        try:
+            stored = await writer.append(**fields(1), access=first)
+            # the same entry id again: the access-log insert fails, so the whole group must fail
+            failed = await asyncio.gather(writer.append(**fields(2), access=access(f"{log_id}-2", first.entry.id)),
+                                          return_exceptions=True)
+            return [stored, *failed]
+        finally:
+            await writer.close()
+            await pool.close()
+
+    stored, failed = asyncio.run(body())
+    assert isinstance(failed, LogUnavailable)
+    assert list(GatewayLogEntry.objects.filter(log_id=log_id).values_list("seq", flat=True)) == [stored.seq]
+    with tenant_scope(SHUNAN):
+        [entry] = AccessLog.objects.filter(request_id__startswith=log_id)
+        assert (entry.request_id, entry.operation, entry.actor) == (f"{log_id}-1", "resident.view", actor.label)
+        assert sorted(AccessLogSubject.objects.filter(log_id=entry.id).values_list("atena_no", flat=True)) == [
+            "0000000019", "0000000027"]

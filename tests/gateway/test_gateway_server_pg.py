@@ -160,3 +160,4 @@ def test_nonces_and_codes_on_the_pool_are_the_rows_of_the_synchronous_classes() 
     assert same == issued and resolved == person and elsewhere is None
     # the synchronous code service reads the very row and derives the very code
     assert CodeService(keys, DbCodeStore()).code_for(org, person) == issued
+

@@ -805,11 +805,15 @@ class ExchangeRead:
     found: bool
     record: ExchangeRecord | None = None
     full_rules: bool = False
+    #: ``defer_log``: the ``resident.view`` entry (and its subjects) the caller must store with its
+    #: own commit, before anything read is released (``audit.entries_statement``)
+    access_log: tuple[AccessLog, list[str]] | None = None
 
 
 async def exchange_record_async(conn: Any, tenant_code: str, resident_code: str, *, on: dt.date,
                                 actor: Principal, purpose: str, request_id: str,
-                                with_history: bool = False, bound: bool = False) -> ExchangeRead:
+                                with_history: bool = False, bound: bool = False,
+                                defer_log: bool = False) -> ExchangeRead:
     """:func:`exchange_records` for one person found by 住民票コード, on a psycopg ``AsyncConnection``.
 
     For the gateway's asynchronous hot path. ``conn`` is a connection of the application role
@@ -825,6 +829,10 @@ async def exchange_record_async(conn: Any, tenant_code: str, resident_code: str,
     (``moyai.tenant`` set at connection start, a pool per 団体): then no transaction is opened —
     the statement, then the access-log entry, each on its own, in two round trips. On a
     connection not bound to that 団体, row-level security shows no row: "not found", nothing read.
+
+    ``defer_log`` (with ``bound``): the access-log entry is not written here but returned
+    (``access_log``) for the caller to store in its own transaction before it releases anything
+    read — the gateway stores it with the exchange's log entry, in the same commit. One round trip.
     """
     import json
 
@@ -876,6 +884,8 @@ async def exchange_record_async(conn: Any, tenant_code: str, resident_code: str,
                                        tenant_code=tenant_code, purpose=purpose,
                                        individual_number=bool(s.individual_number),
                                        detail={"as_of": on.isoformat(), "recorded_at": None}, request_id=request_id)
+        if defer_log and bound:
+            return ExchangeRead(True, ExchangeRecord(s, members), access_log=(entry, atena))
         ((statement, params),) = audit.entry_statements("postgresql", entry, atena)
         if bound:
             await conn.execute(statement, params)

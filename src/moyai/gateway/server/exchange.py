@@ -310,11 +310,13 @@ class GatewayService:
         disclose_after = today + dt.timedelta(days=decision.secrecy_days) if decision.secrecy_days else None
 
         async def answer(outcome: Outcome, code: str, reason: str, subject: str | None = None,
-                         values: dict[str, Any] | None = None, not_held: Iterable[str] = ()) -> HttpReply:
+                         values: dict[str, Any] | None = None, not_held: Iterable[str] = (),
+                         access: Any = None) -> HttpReply:
             return await self._finish(raw, request.requester, request.provider, request.affair, granted,
                                       request.message_id, request, outcome, code, reason,
                                       basis_id=decision.basis_id, subject=subject, values=values or {},
-                                      not_held=tuple(not_held), disclose_after=disclose_after, wire=wire)
+                                      not_held=tuple(not_held), disclose_after=disclose_after, wire=wire,
+                                      access=access)
 
         translate = getattr(self.codes, "translate", None)  # one round trip where the port offers it
         subject: str | None = None
@@ -333,16 +335,25 @@ class GatewayService:
         if subject is None:
             subject = await self.codes.code_for(provider.id, person_key)
         purpose = f"情報連携 {request.affair}（照会者 {requester.id}、根拠 {decision.basis_id}）"
-        found, values, not_held = await self.registry.read(
-            provider.tenant_code, person_key, items, today, gateway_actor(provider.tenant_code, requester.id), purpose,
-            request.message_id)
+        # Where the port offers it, the read's access-log entry is stored with this exchange's log
+        # entry, in the same commit (GroupCommitLog), rather than in a commit of its own.
+        deferred = getattr(self.registry, "read_deferred", None)
+        access: Any = None
+        actor = gateway_actor(provider.tenant_code, requester.id)
+        if deferred is not None:
+            (found, values, not_held), access = await deferred(provider.tenant_code, person_key, items, today, actor,
+                                                               purpose, request.message_id)
+        else:
+            found, values, not_held = await self.registry.read(provider.tenant_code, person_key, items, today, actor,
+                                                               purpose, request.message_id)
         if not found:
             return await answer(Outcome.NOT_FOUND, RefusalCode.NOT_RESIDENT,
                                 f"{provider.name_ja}の住民記録に該当者はありません", subject)
         if not values:
             return await answer(Outcome.NOT_FOUND, RefusalCode.NOT_HELD,
-                                f"{provider.name_ja}は照会された項目を保有していません", subject, not_held=not_held)
-        return await answer(Outcome.PROVIDED, "provided", decision.reason_ja, subject, values, not_held)
+                                f"{provider.name_ja}は照会された項目を保有していません", subject, not_held=not_held,
+                                access=access)
+        return await answer(Outcome.PROVIDED, "provided", decision.reason_ja, subject, values, not_held, access)
 
     # -- the other data centre --------------------------------------------------------------------
 
@@ -411,16 +422,19 @@ class GatewayService:
                       message_id: str | None, request: ExchangeRequest | None, outcome: Outcome, code: str,
                       reason_ja: str, *, basis_id: str | None = None, subject: str | None = None,
                       values: dict[str, Any] | None = None, not_held: tuple[str, ...] = (),
-                      disclose_after: dt.date | None = None, wire: Wire | None = None) -> HttpReply:
+                      disclose_after: dt.date | None = None, wire: Wire | None = None,
+                      access: Any = None) -> HttpReply:
         encode, content_type = (wire.encode, wire.content_type) if wire is not None else (self.encode, CONTENT_TYPE)
         now = self.clock()
         response = compose_response(requester, provider, affair, message_id, request, outcome, code, reason_ja,
                                     values, not_held, now)
         body = encode(response)
         try:
-            entry = await self.log.append(**log_fields(
-                raw, body, requester, provider, affair, items, message_id, outcome, basis_id=basis_id,
-                subject=subject, disclose_after=disclose_after, now=now))
+            fields = log_fields(raw, body, requester, provider, affair, items, message_id, outcome, basis_id=basis_id,
+                                subject=subject, disclose_after=disclose_after, now=now)
+            if access is not None:  # the registry read's access-log entry, stored in the same commit
+                fields["access"] = access
+            entry = await self.log.append(**fields)
         except LogUnavailable as exc:
             # Nothing is released: a signed "unavailable" reply without data, as the synchronous service.
             unavailable = unavailable_response(response, str(exc), now)

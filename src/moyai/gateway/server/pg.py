@@ -24,12 +24,14 @@ import json
 import logging
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from psycopg import AsyncConnection
 from psycopg.errors import Error as PsycopgError
 from psycopg_pool import AsyncConnectionPool
 
+from moyai.platform.audit import services as audit
+from moyai.platform.audit.models import AccessLog
 from moyai.platform.identity.services import Principal
 from moyai.platform.tenancy.scope import GUC
 from moyai.residents import selectors
@@ -271,22 +273,45 @@ class PgRegistry:
 
     async def read(self, tenant_code: str, person_key: str, items: frozenset[str], on: dt.date,
                    actor: Principal, purpose: str, request_id: str = "") -> RegistryRead:
+        """As :class:`RegistryPort`: the access-log entry is stored before this returns."""
+        read, _ = await self._read(tenant_code, person_key, items, on, actor, purpose, request_id, defer_log=False)
+        return read
+
+    async def read_deferred(self, tenant_code: str, person_key: str, items: frozenset[str], on: dt.date,
+                            actor: Principal, purpose: str,
+                            request_id: str = "") -> tuple[RegistryRead, PendingAccess | None]:
+        """As :meth:`read`, but an access-log entry of a read on the pool comes back unstored, for
+        :class:`GroupCommitLog` to store with the exchange's log entry (``append(access=…)``), in
+        the same commit, before the reply. (A read handed to the fallback is logged there.)"""
+        return await self._read(tenant_code, person_key, items, on, actor, purpose, request_id, defer_log=True)
+
+    async def _read(self, tenant_code: str, person_key: str, items: frozenset[str], on: dt.date, actor: Principal,
+                    purpose: str, request_id: str, *, defer_log: bool) -> tuple[RegistryRead, PendingAccess | None]:
         held = {i for i in items if i.startswith(RESIDENT_RECORD)}
         if held:
             pool = await self._pool(tenant_code)
             async with pool.connection() as conn:
                 read = await selectors.exchange_record_async(
                     conn, tenant_code, person_key, on=on, actor=actor, purpose=purpose, request_id=request_id,
-                    with_history=RESIDENT_RECORD + "move_history" in held, bound=True)
+                    with_history=RESIDENT_RECORD + "move_history" in held, bound=True, defer_log=defer_log)
             if not read.found:
                 self.fast += 1
-                return False, {}, sorted(items)
+                return (False, {}, sorted(items)), None
             if read.record is not None:
                 self.fast += 1
                 values, not_held = values_of(read.record, held, sorted(items - held))
-                return True, values, not_held
+                pending = None if read.access_log is None else PendingAccess(tenant_code, *read.access_log)
+                return (True, values, not_held), pending
         self.slow += 1
-        return await self.fallback.read(tenant_code, person_key, items, on, actor, purpose, request_id)
+        return await self.fallback.read(tenant_code, person_key, items, on, actor, purpose, request_id), None
+
+
+class PendingAccess(NamedTuple):
+    """An access-log entry to store with the exchange's log entry (:meth:`PgRegistry.read_deferred`)."""
+
+    tenant_code: str
+    entry: AccessLog
+    atena: list[str]
 
 
 class GroupCommitLog:
@@ -373,7 +398,10 @@ class GroupCommitLog:
             if last is not None:
                 writer.next_seq, writer.head = int(last[0]) + 1, str(last[1])
             rows = []
-            for fields in group:
+            accesses: dict[str, list[tuple[AccessLog, list[str]]]] = {}
+            for queued in group:
+                fields = dict(queued)
+                access: PendingAccess | None = fields.pop("access", None)
                 try:
                     entry = writer.prepare(**fields)
                 except (LogFormatError, ValueError) as exc:
@@ -381,6 +409,8 @@ class GroupCommitLog:
                     continue
                 writer.next_seq, writer.head = entry.seq + 1, entry.entry_hash
                 results.append(entry)
+                if access is not None:
+                    accesses.setdefault(access.tenant_code, []).append((access.entry, access.atena))
                 rows.append((self.log_id, entry.seq, entry.timestamp, entry.requester, entry.provider, entry.affair,
                              entry.subject, entry.outcome,
                              dt.date.fromisoformat(entry.disclose_after) if entry.disclose_after else None,
@@ -388,6 +418,11 @@ class GroupCommitLog:
             if rows:
                 # one statement, not executemany (which pipelines)
                 await conn.execute(_INSERT_ENTRIES, [list(column) for column in zip(*rows, strict=True)])
+                # the access-log entries of the registry reads answered by these entries, per 団体 in
+                # its scope (row-level security), in the same commit
+                for tenant_code, entries in accesses.items():
+                    await conn.execute("SELECT set_config(%s, %s, true)", [GUC, tenant_code])
+                    await conn.execute(*audit.entries_statement(entries))
                 # A full batch can only be pending when the head is a batch past the end of the
                 # last checkpoint this process knows of (never ahead of the stored one).
                 if writer.next_seq - self._checkpointed_end >= self.batch_size:
