@@ -20,26 +20,31 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import struct
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
+from django.db import connection, transaction
 from django.utils import timezone
 
 from moyai.platform.audit import services as audit
 from moyai.platform.tenancy.scope import tenant_scope
-from moyai.residents.domain.model import MoveEvent
+from moyai.residents.domain.model import MoveEvent, Status
 from moyai.residents.models import Event, SupportMeasurePerson
 from moyai.residents.selectors import support_measure_flags
 
-from .fileset import FilesetError, FilesetSummary, write_fileset
+from . import lines
+from .fileset import ENCODINGS, FilesetError, FilesetSummary, write_stored_fileset
 
 __all__ = ["EXPORT_OPERATION", "ExportResult", "export_tenant", "iter_histories", "person_count", "protected"]
 
 EXPORT_OPERATION: Final = "portability.export"
 _CHUNK: Final = 5000
+_OUT_CHUNK: Final = 1 << 18  # bytes of rows handed to the file writer at a time
 _COLUMNS: Final = (
     "event_id",
     "atena_no",
@@ -110,6 +115,228 @@ def iter_histories(subjects: list[str] | None = None) -> Iterator[tuple[str, lis
         yield current, events
 
 
+@contextmanager
+def _snapshot() -> Iterator[None]:
+    """One snapshot for the whole export on PostgreSQL (REPEATABLE READ), so that the stored lines,
+    the records of the 世帯 file and the staleness check agree although they are several statements
+    (SQLite: a transaction reads one snapshot already).  Inside an enclosing transaction (tests,
+    onboarding) the export joins it as it is."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cur:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
+
+
+class _Member(NamedTuple):
+    """The items of a stored record the 世帯 file reads (:class:`~.format.persons.HouseholdMember`)."""
+
+    atena_no: str
+    status: str
+    household_no: str | None
+    relationship: str | None
+    order_in_household: int | None
+    postal_code: str | None
+    address: str | None
+    katagaki: str | None
+    address_code: str | None
+
+
+_H: Final = struct.Struct(">h")
+_I: Final = struct.Struct(">i")
+_PG_HEADER: Final = 19  # signature (11), flags (4), header extension length (4)
+_SELECT_LINES: Final = "SELECT atena_no, lines FROM portability_personlines WHERE tenant_code = %s ORDER BY atena_no"
+#: how the stored lines are read on PostgreSQL: ``copy`` (COPY … TO STDOUT, binary) or ``cursor``
+#: (a server-side cursor); both were measured (docs/performance.md), COPY is the default
+PG_READ: str = "copy"
+
+
+def _pg_copy_lines(code: str) -> Iterator[tuple[str, bytes]]:
+    """(宛名番号, lines) from ``COPY (SELECT …) TO STDOUT (FORMAT binary)``: no escaping to undo."""
+    raw = connection.connection
+    assert raw is not None
+    with raw.cursor() as cur, cur.copy(f"COPY ({_SELECT_LINES}) TO STDOUT (FORMAT binary)", (code,)) as copy:
+        buf = b""
+        pos = 0
+        started = done = False
+        for data in copy:  # read to the end (the COPY must finish before the next statement)
+            if done:
+                continue
+            buf = buf[pos:] + bytes(data) if pos < len(buf) else bytes(data)
+            pos = 0
+            n = len(buf)
+            if not started:
+                if n < _PG_HEADER:
+                    continue
+                pos = _PG_HEADER + _I.unpack_from(buf, 15)[0]
+                started = True
+            while pos + 2 <= n:
+                if _H.unpack_from(buf, pos)[0] == -1:  # trailer
+                    done = True
+                    break
+                p = pos + 2
+                if p + 4 > n:
+                    break
+                size = _I.unpack_from(buf, p)[0]
+                p += 4
+                if p + size + 4 > n:
+                    break
+                atena = buf[p : p + size].decode()
+                p += size
+                size = _I.unpack_from(buf, p)[0]
+                p += 4
+                if p + size > n:
+                    break
+                yield atena, buf[p : p + size]
+                pos = p + size
+
+
+def _pg_cursor_lines(code: str) -> Iterator[tuple[str, bytes]]:
+    raw = connection.connection
+    assert raw is not None
+    with raw.cursor(name="moyai_export_lines") as cur:
+        cur.itersize = _CHUNK
+        cur.execute(_SELECT_LINES, (code,))
+        for atena, text in cur:
+            yield atena, text.encode()
+
+
+def _sqlite_lines(code: str) -> Iterator[tuple[str, bytes]]:
+    with connection.cursor() as cur:
+        cur.execute(_SELECT_LINES, [code])
+        while rows := cur.fetchmany(_CHUNK):
+            for atena, text in rows:
+                yield atena, text.encode()
+
+
+def stored_lines(code: str) -> Iterator[tuple[str, bytes]]:
+    """(宛名番号, that person's stored rows as UTF-8) of the active 団体, by 宛名番号."""
+    if connection.vendor == "postgresql":
+        return _pg_copy_lines(code) if PG_READ == "copy" else _pg_cursor_lines(code)
+    return _sqlite_lines(code)
+
+
+class _StoredExport:
+    """The 住民 file from the stored lines; the persons whose lines are stale in this snapshot or
+    who are protected by a 支援措置 today are computed again (``overrides``)."""
+
+    def __init__(self, tenant_code: str, found: lines.Staleness, flagged: set[str]) -> None:
+        self.code = tenant_code
+        self.found = found
+        self.flagged = flagged
+        self.encoder = lines.LineEncoder(tenant_code)
+        self.overrides: dict[str, lines.Computed | None] = dict.fromkeys(found.orphans)
+        self.written = 0
+
+    def prepare(self) -> None:
+        """Compute the overrides (by 宛名番号); a value the layout cannot hold raises
+        :class:`FilesetError` naming the row it would have been written on."""
+        wanted = sorted(set(self.found.stale) | self.flagged)
+        for atena, events in lines.events_of(wanted):
+            try:
+                self.overrides[atena] = self.encoder.person(atena, events, support_measure=atena in self.flagged)
+            except lines.RowError as exc:
+                row = self._rows_before(atena) + exc.index + 2
+                raise FilesetError(exc.error.problem(self.encoder.spec.file_name, row)) from None
+
+    def _rows_before(self, atena: str) -> int:
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT atena_no, rows FROM portability_personlines WHERE tenant_code = %s AND atena_no < %s",
+                [self.code, atena],
+            )
+            stored = sum(n for a, n in cur.fetchall() if a not in self.overrides)
+        return stored + sum(c.rows for a, c in self.overrides.items() if c is not None and a < atena)
+
+    def chunks(self, subjects: list[str], on_person: Callable[[], None] | None) -> Iterator[bytes]:
+        """The rows of every person by 宛名番号 (UTF-8, in chunks); ``subjects`` receives each 宛名番号."""
+        pending = sorted(self.overrides)
+        overrides = self.overrides
+        i = 0
+        out: list[bytes] = []
+        size = 0
+
+        def emit(atena: str, data: bytes) -> None:
+            nonlocal size
+            subjects.append(atena)
+            out.append(data)
+            size += len(data)
+            if on_person is not None:
+                on_person()
+
+        for atena, data in stored_lines(self.code):
+            while i < len(pending) and pending[i] < atena:
+                c = overrides[pending[i]]
+                if c is not None:
+                    emit(c.atena_no, c.lines.encode())
+                i += 1
+            if atena in overrides:
+                if i < len(pending) and pending[i] == atena:
+                    c = overrides[atena]
+                    if c is not None:
+                        emit(atena, c.lines.encode())
+                    i += 1
+            else:
+                emit(atena, data)
+            if size >= _OUT_CHUNK:
+                yield b"".join(out)
+                out, size = [], 0
+        for atena in pending[i:]:
+            c = overrides[atena]
+            if c is not None:
+                emit(atena, c.lines.encode())
+        if out:
+            yield b"".join(out)
+
+    def members(self) -> Iterator[Any]:
+        """The records the 世帯 file is made of: stored ones, and those of the overrides."""
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT atena_no, household_no, order_in_household, head, postal_code, address, katagaki, "
+                "address_code FROM portability_personlines WHERE tenant_code = %s AND status = %s "
+                "AND household_no <> ''",
+                [self.code, str(Status.RESIDENT)],
+            )
+            overrides = self.overrides
+            resident = str(Status.RESIDENT)
+            while rows := cur.fetchmany(_CHUNK):
+                for atena, hh, order, head, postal, address, katagaki, code in rows:
+                    if atena not in overrides:
+                        yield _Member(
+                            atena, resident, hh, "世帯主" if head else None, order, postal, address, katagaki, code
+                        )
+        for c in self.overrides.values():
+            if c is not None and c.final is not None:
+                yield c.final
+
+    def counts(self, persons: int) -> tuple[int, int, int]:
+        """(persons, current residents, 除票) of what was written."""
+        by_status: dict[str, int] = {}
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT status, count(*) FROM portability_personlines WHERE tenant_code = %s GROUP BY status",
+                [self.code],
+            )
+            for status, n in cur.fetchall():
+                by_status[status] = n
+            names = sorted(self.overrides)
+            for start in range(0, len(names), 500):
+                part = names[start : start + 500]
+                marks = ", ".join(["%s"] * len(part))
+                cur.execute(
+                    f"SELECT status FROM portability_personlines WHERE tenant_code = %s AND atena_no IN ({marks})",
+                    [self.code, *part],
+                )
+                for (status,) in cur.fetchall():
+                    by_status[status] -= 1
+        for c in self.overrides.values():
+            if c is not None and c.final is not None:
+                by_status[str(c.final.status)] = by_status.get(str(c.final.status), 0) + 1
+        return persons, by_status.get(str(Status.RESIDENT), 0), by_status.get(str(Status.REMOVED), 0)
+
+
 def export_tenant(
     tenant_code: str,
     directory: str | os.PathLike[str],
@@ -131,6 +358,8 @@ def export_tenant(
     """
     if not purpose.strip():
         raise ValueError("出力の目的（利用目的）を指定してください")
+    if encoding not in ENCODINGS:
+        raise ValueError(f"出力の文字コード {encoding} は使えません（{'、'.join(ENCODINGS)}）")
     started = time.perf_counter()
     target = Path(directory)
     subjects: list[str] = []
@@ -138,17 +367,28 @@ def export_tenant(
     detail: dict[str, Any] = {"directory": str(target.resolve()), "encoding": encoding}
     try:
         with tenant_scope(tenant_code):
+            # lines missing or stale (a write path that did not keep them): computed and stored first,
+            # in a transaction of their own
+            refreshed, _ = lines.refresh()
+        with _snapshot(), tenant_scope(tenant_code):
+            found = lines.stale_persons()  # written since the refresh by such a path: computed, not stored
             if on_total is not None:
-                on_total(person_count())
+                on_total(found.persons)
             flagged = protected(on)
-            detail |= {"support_measure_on": on.isoformat(), "support_measure_persons": len(flagged)}
-            summary = write_fileset(
+            detail |= {
+                "support_measure_on": on.isoformat(),
+                "support_measure_persons": len(flagged),
+                "lines_refreshed": refreshed,
+            }
+            export = _StoredExport(tenant_code, found, flagged)
+            export.prepare()
+            summary = write_stored_fileset(
                 target,
                 tenant_code,
-                iter_histories(subjects),
+                export.chunks(subjects, on_person),
+                export.members,
+                lambda: export.counts(len(subjects)),
                 encoding=encoding,
-                on_person=on_person,
-                support_measure=flagged,
             )
             detail |= {
                 "files": {f.file_name: {"rows": f.rows, "sha256": f.sha256} for f in summary.files},
