@@ -27,6 +27,8 @@ reports the value where the old path did.
 from __future__ import annotations
 
 import csv
+import functools
+import hashlib
 import io
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -46,6 +48,7 @@ from .format.persons import RESIDENT_FILE
 from .models import PersonLines
 
 __all__ = [
+    "LINES_FORMAT",
     "Computed",
     "LineEncoder",
     "RowError",
@@ -57,8 +60,12 @@ __all__ = [
     "stale_persons",
     "store",
     "store_histories",
+    "version",
 ]
 
+#: Bump when the code that turns 異動 into rows or rows into text changes what it writes: every
+#: stored row then counts as stale (so does a change of the layout's files or code lists).
+LINES_FORMAT: Final = "1"
 _IN_CHUNK: Final = 500  # 宛名番号 per ``IN (…)`` (SQLite's parameter limit)
 _STORE_CHUNK: Final = 5000
 _EVENT_COLUMNS: Final = (
@@ -74,6 +81,14 @@ _EVENT_COLUMNS: Final = (
     "group_id",
     "cancels",
 )
+
+
+@functools.cache
+def version() -> str:
+    """What the stored rows were computed by: :data:`LINES_FORMAT` and the layout."""
+    lay = load_layout()
+    text = repr((LINES_FORMAT, lay.version, lay.files, lay.code_lists))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 class RowError(Exception):
@@ -106,6 +121,7 @@ class Computed:
             "rows": self.rows,
             "event_count": self.event_count,
             "last_event_id": self.last_event_id,
+            "version": version(),
             "status": str(s.status) if s is not None else "",
             "household_no": (s.household_no or "") if s is not None else "",
             "order_in_household": s.order_in_household if member and s is not None else None,
@@ -232,9 +248,10 @@ _STALE_SQL: Final = (
     "SELECT e.atena_no, p.atena_no FROM ("
     " SELECT atena_no, count(*) AS n, max(event_id) AS last FROM residents_event"
     " WHERE tenant_code = %s GROUP BY atena_no) e"
-    " FULL OUTER JOIN (SELECT atena_no, event_count, last_event_id FROM portability_personlines"
+    " FULL OUTER JOIN (SELECT atena_no, event_count, last_event_id, version FROM portability_personlines"
     " WHERE tenant_code = %s) p ON p.atena_no = e.atena_no"
     " WHERE e.atena_no IS NULL OR p.atena_no IS NULL OR p.event_count <> e.n OR p.last_event_id <> e.last"
+    " OR p.version <> %s"
 )
 
 
@@ -246,7 +263,7 @@ def stale_persons() -> Staleness:
     orphans: list[str] = []
     with_row = 0
     with connection.cursor() as cur:
-        cur.execute(_STALE_SQL, [code, code])
+        cur.execute(_STALE_SQL, [code, code, version()])
         for has_events, has_row in cur.fetchall():
             if has_events is None:
                 orphans.append(has_row)

@@ -23,6 +23,7 @@ class PersonLines(TenantScopedModel):
     rows = models.IntegerField("行数")
     event_count = models.IntegerField("異動の数")  # computed from this many 異動 …
     last_event_id = models.BigIntegerField("最後の異動")  # … the latest id among them
+    version = models.CharField("書式の版", max_length=32, default="")  # … by this layout and code (lines.VERSION)
     # the record with every 異動 applied (世帯 file; "" when the 異動 give no record)
     status = models.CharField("住民状態", max_length=10, blank=True)
     household_no = models.CharField("世帯番号", max_length=16, blank=True)
