@@ -130,10 +130,15 @@ def refresh(atena_nos: Iterable[str], today: dt.date | None = None) -> int:
     return len(rows)
 
 
+#: The order search keys are written in: their primary key's (after the 団体).
+SEARCH_KEY_ORDER = ("kind", "key", "atena_no")
+
+
 def write(rows: Sequence[ProjectedRows]) -> tuple[int, int]:
     """Insert projection rows (for residents whose old rows were removed); returns the counts."""
     n_res = insert_values(Resident, (r.resident for r in rows))
-    n_keys = insert_values(SearchKey, (k for r in rows for k in r.keys))
+    # written in key order (the primary key and the prefix index), not person by person
+    n_keys = insert_values(SearchKey, (k for r in rows for k in r.keys), order_by=SEARCH_KEY_ORDER)
     return n_res, n_keys
 
 
