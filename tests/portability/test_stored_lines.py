@@ -16,7 +16,7 @@ import pytest
 from fileset_support import file_bytes
 
 from moyai.platform.tenancy.scope import tenant_scope
-from moyai.portability import lines
+from moyai.portability import exporter, lines
 from moyai.portability.exporter import export_tenant, iter_histories
 from moyai.portability.fileset import FilesetError, write_fileset
 from moyai.portability.format.problems import ProblemKind
@@ -205,28 +205,49 @@ def test_missing_stale_and_orphan_lines_are_found_in_sql_and_recomputed(
     assert "9999999990" not in after and after[b] == before[b] and after[a] == before[a]
 
 
-def test_a_stale_person_in_the_export_s_own_snapshot_is_computed_not_read(
-    world: World, population: TenantPopulation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_few_stale_persons_are_computed_in_the_export_s_snapshot_and_stored_after_it(
+    world: World, population: TenantPopulation, tmp_path: Path
 ) -> None:
-    """A write between the export's refresh and its snapshot (by a path that keeps no lines): the
-    person is computed for the file from the 異動 of the snapshot."""
     _load(population)
     with tenant_scope(SHUNAN):
         lines.refresh()
         person = sorted(Resident.objects.values_list("atena_no", flat=True))[5]
-    refresh = lines.refresh
-
-    def refresh_then_spoil(*args: object, **kwargs: object) -> tuple[int, list[str]]:
-        out = refresh()
         PersonLines.objects.filter(atena_no=person).update(lines="古い行\r\n", event_count=0)
-        return out
-
-    monkeypatch.setattr(lines, "refresh", refresh_then_spoil)
+    good = stored(SHUNAN)
     export_tenant(SHUNAN, tmp_path / "out", actor=world.admin, purpose=PURPOSE)
     with tenant_scope(SHUNAN):
         write_fileset(tmp_path / "ref", SHUNAN, dict(iter_histories()))
+        assert lines.stale_persons().stale == []
     assert file_bytes(tmp_path / "out") == file_bytes(tmp_path / "ref")
-    assert stored(SHUNAN)[person][0] == "古い行\r\n"  # not stored by the export's snapshot
+    assert stored(SHUNAN)[person][0] != "古い行\r\n"
+    assert_lines_are_the_exports(SHUNAN, tmp_path / "ref2")
+    assert set(stored(SHUNAN)) == set(good)
+
+
+def test_many_missing_persons_are_computed_and_stored_before_the_export_s_snapshot(
+    world: World, population: TenantPopulation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above ``IN_SNAPSHOT`` (a 団体 loaded without lines) the lines are stored first; a write in
+    between by a path that keeps none is computed inside the snapshot."""
+    _load(population)
+    monkeypatch.setattr(exporter, "IN_SNAPSHOT", 10)
+    refresh = lines.refresh
+    spoiled: list[str] = []
+
+    def refresh_then_spoil(*args: object, **kwargs: object) -> tuple[int, list[str]]:
+        out = refresh()
+        spoiled.append(sorted(Resident.objects.values_list("atena_no", flat=True))[5])
+        PersonLines.objects.filter(atena_no=spoiled[0]).update(lines="古い行\r\n", event_count=0)
+        return out
+
+    monkeypatch.setattr(lines, "refresh", refresh_then_spoil)
+    result = export_tenant(SHUNAN, tmp_path / "out", actor=world.admin, purpose=PURPOSE)
+    with tenant_scope(SHUNAN):
+        write_fileset(tmp_path / "ref", SHUNAN, dict(iter_histories()))
+    assert file_bytes(tmp_path / "out") == file_bytes(tmp_path / "ref")
+    assert result.summary.persons == len({e.atena_no for e in population.events})
+    assert_lines_are_the_exports(SHUNAN, tmp_path / "ref2")  # the spoiled one stored after the snapshot
+    assert spoiled
 
 
 def _flags(directory: Path) -> dict[str, set[str]]:
@@ -277,6 +298,7 @@ def test_cp932_refuses_the_same_character_on_the_same_row_and_item(
         )
         with pytest.raises(FilesetError) as old:
             write_fileset(tmp_path / "old", SHUNAN, dict(iter_histories()), encoding="cp932")
+        assert lines.refresh()[1] == []  # UTF-8 holds it
     with pytest.raises(FilesetError) as new:
         export_tenant(SHUNAN, tmp_path / "new", actor=world.admin, purpose=PURPOSE, encoding="cp932")
     assert new.value.problem == old.value.problem
@@ -303,6 +325,7 @@ def test_a_value_the_layout_cannot_hold_is_not_stored_and_reported_on_its_row(
         )
         with pytest.raises(FilesetError) as old:
             write_fileset(tmp_path / "old", SHUNAN, dict(iter_histories()))
+        assert lines.refresh()[1] == [target]  # not stored
     with pytest.raises(FilesetError) as new:
         export_tenant(SHUNAN, tmp_path / "new", actor=world.admin, purpose=PURPOSE)
     assert new.value.problem == old.value.problem

@@ -19,6 +19,7 @@ directory, the encoding and the counts; a failed export is logged with ``outcome
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import struct
 import time
@@ -148,6 +149,10 @@ _H: Final = struct.Struct(">h")
 _I: Final = struct.Struct(">i")
 _PG_HEADER: Final = 19  # signature (11), flags (4), header extension length (4)
 _SELECT_LINES: Final = "SELECT atena_no, lines FROM portability_personlines WHERE tenant_code = %s ORDER BY atena_no"
+#: at most this many persons with missing or stale lines are computed inside the export's snapshot
+#: (and stored after it); more (a 団体 loaded by a path that stores none) are computed and stored
+#: first, in a transaction of their own
+IN_SNAPSHOT: int = 5000
 #: how the stored lines are read on PostgreSQL: ``copy`` (COPY … TO STDOUT, binary) or ``cursor``
 #: (a server-side cursor); both were measured (docs/performance.md), COPY is the default
 PG_READ: str = "copy"
@@ -228,15 +233,21 @@ class _StoredExport:
         self.flagged = flagged
         self.encoder = lines.LineEncoder(tenant_code)
         self.overrides: dict[str, lines.Computed | None] = dict.fromkeys(found.orphans)
+        self.to_store: list[lines.Computed] = []  # stale persons, computed here: stored after the export
         self.written = 0
 
     def prepare(self) -> None:
         """Compute the overrides (by 宛名番号); a value the layout cannot hold raises
-        :class:`FilesetError` naming the row it would have been written on."""
-        wanted = sorted(set(self.found.stale) | self.flagged)
+        :class:`FilesetError` naming the row it would have been written on.  The stale persons'
+        rows without the flag are kept in ``to_store``."""
+        stale = set(self.found.stale)
+        wanted = sorted(stale | self.flagged)
         for atena, events in lines.events_of(wanted):
             try:
-                self.overrides[atena] = self.encoder.person(atena, events, support_measure=atena in self.flagged)
+                c = self.encoder.person(atena, events, support_measure=atena in self.flagged)
+                self.overrides[atena] = c
+                if atena in stale:
+                    self.to_store.append(c if atena not in self.flagged else self.encoder.person(atena, events))
             except lines.RowError as exc:
                 row = self._rows_before(atena) + exc.index + 2
                 raise FilesetError(exc.error.problem(self.encoder.spec.file_name, row)) from None
@@ -311,6 +322,9 @@ class _StoredExport:
             if c is not None and c.final is not None:
                 yield c.final
 
+    def counts_of(self, subjects: list[str]) -> tuple[int, int, int]:
+        return self.counts(len(subjects))
+
     def counts(self, persons: int) -> tuple[int, int, int]:
         """(persons, current residents, 除票) of what was written."""
         by_status: dict[str, int] = {}
@@ -365,39 +379,52 @@ def export_tenant(
     subjects: list[str] = []
     on = on or timezone.localdate()
     detail: dict[str, Any] = {"directory": str(target.resolve()), "encoding": encoding}
+    refreshed = 0
     try:
-        with tenant_scope(tenant_code):
-            # lines missing or stale (a write path that did not keep them): computed and stored first,
-            # in a transaction of their own
-            refreshed, _ = lines.refresh()
-        with _snapshot(), tenant_scope(tenant_code):
-            found = lines.stale_persons()  # written since the refresh by such a path: computed, not stored
-            if on_total is not None:
-                on_total(found.persons)
-            flagged = protected(on)
-            detail |= {
-                "support_measure_on": on.isoformat(),
-                "support_measure_persons": len(flagged),
-                "lines_refreshed": refreshed,
-            }
-            export = _StoredExport(tenant_code, found, flagged)
-            export.prepare()
-            summary = write_stored_fileset(
-                target,
-                tenant_code,
-                export.chunks(subjects, on_person),
-                export.members,
-                lambda: export.counts(len(subjects)),
-                encoding=encoding,
-            )
-            detail |= {
-                "files": {f.file_name: {"rows": f.rows, "sha256": f.sha256} for f in summary.files},
-                "residents": summary.residents,
-                "removed": summary.removed,
-                "history_rows": summary.history_rows,
-                "households": summary.households,
-            }
-            audit.record(actor, EXPORT_OPERATION, subjects, purpose=purpose, individual_number=True, detail=detail)
+        export: _StoredExport | None = None
+        for attempt in (1, 2):
+            with _snapshot(), tenant_scope(tenant_code):
+                found = lines.stale_persons()
+                if attempt == 1 and len(found.stale) > IN_SNAPSHOT:
+                    export = None  # many (a 団体 loaded without lines): computed and stored first
+                else:
+                    if on_total is not None:
+                        on_total(found.persons)
+                    flagged = protected(on)
+                    detail |= {
+                        "support_measure_on": on.isoformat(),
+                        "support_measure_persons": len(flagged),
+                        "lines_recomputed": len(found.stale) + refreshed,
+                    }
+                    export = job = _StoredExport(tenant_code, found, flagged)
+                    job.prepare()
+                    summary = write_stored_fileset(
+                        target,
+                        tenant_code,
+                        job.chunks(subjects, on_person),
+                        job.members,
+                        functools.partial(job.counts_of, subjects),
+                        encoding=encoding,
+                    )
+                    detail |= {
+                        "files": {f.file_name: {"rows": f.rows, "sha256": f.sha256} for f in summary.files},
+                        "residents": summary.residents,
+                        "removed": summary.removed,
+                        "history_rows": summary.history_rows,
+                        "households": summary.households,
+                    }
+                    audit.record(
+                        actor, EXPORT_OPERATION, subjects, purpose=purpose, individual_number=True, detail=detail
+                    )
+            if export is not None:
+                break
+            with tenant_scope(tenant_code):
+                refreshed, _ = lines.refresh()
+        if export is not None and (export.to_store or export.found.orphans):
+            # the few persons found stale in the snapshot: stored now, in a transaction of their own
+            # (were they written to since, the next check finds them stale again)
+            with tenant_scope(tenant_code):
+                lines.store(export.to_store, drop=export.found.orphans)
     except FilesetError as exc:
         with tenant_scope(tenant_code):
             detail |= {"error": exc.problem.reason_ja, "file": exc.problem.file, "row": exc.problem.row}

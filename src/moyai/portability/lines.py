@@ -236,12 +236,12 @@ class Staleness:
     stale: list[str]  # 異動 but no row, or a row computed from other 異動
     orphans: list[str]  # a row but no 異動 (cannot happen while the store is append-only)
     stored: int  # rows in the table
-    stale_with_row: int  # stale persons that have a (stale) row
+    replaced: list[str]  # the stale persons that have a (stale) row
 
     @property
     def persons(self) -> int:
         """Persons with 異動."""
-        return self.stored - len(self.orphans) + len(self.stale) - self.stale_with_row
+        return self.stored - len(self.orphans) + len(self.stale) - len(self.replaced)
 
 
 _STALE_SQL: Final = (
@@ -261,7 +261,7 @@ def stale_persons() -> Staleness:
     code = current_tenant_code()
     stale: list[str] = []
     orphans: list[str] = []
-    with_row = 0
+    replaced: list[str] = []
     with connection.cursor() as cur:
         cur.execute(_STALE_SQL, [code, code, version()])
         for has_events, has_row in cur.fetchall():
@@ -269,10 +269,11 @@ def stale_persons() -> Staleness:
                 orphans.append(has_row)
             else:
                 stale.append(has_events)
-                with_row += has_row is not None
+                if has_row is not None:
+                    replaced.append(has_row)
         cur.execute("SELECT count(*) FROM portability_personlines WHERE tenant_code = %s", [code])
         stored = cur.fetchone()[0]
-    return Staleness(sorted(stale), sorted(orphans), stored, with_row)
+    return Staleness(sorted(stale), sorted(orphans), stored, sorted(replaced))
 
 
 # --- writing ---------------------------------------------------------------------------------------------
@@ -284,10 +285,13 @@ def _delete(atena_nos: Sequence[str]) -> None:
         PersonLines.objects.filter(atena_no__in=wanted[start : start + _IN_CHUNK]).delete()
 
 
-def store(computed: Iterable[Computed], *, replace: bool = True) -> int:
-    """Write (or, with ``replace``, rewrite) these persons' rows in the active 団体."""
+def store(computed: Iterable[Computed], *, replace: bool = True, drop: Sequence[str] = ()) -> int:
+    """Write (or, with ``replace``, rewrite) these persons' rows in the active 団体; delete the rows
+    of ``drop``."""
     from moyai.platform.db.bulk import insert_values
 
+    if drop:
+        _delete(drop)
     n = 0
     batch: list[Computed] = []
 
@@ -327,25 +331,23 @@ def refresh(atena_nos: Iterable[str] | None = None, *, layout: Layout | None = N
     without a row because a value cannot be written)."""
     encoder = LineEncoder(current_tenant_code(), layout)
     skipped: list[str] = []
-    if atena_nos is None:
-        found = stale_persons()
-        if found.orphans:
-            _delete(found.orphans)
-        wanted = found.stale
-        if not wanted:
-            return 0, []
-        if len(wanted) * 4 > max(found.persons, 1):  # most of them: one streamed read of every 異動
-            chosen = set(wanted)
-            histories: Iterable[tuple[str, Sequence[MoveEvent]]] = ((a, evs) for a, evs in all_events() if a in chosen)
-        else:
-            histories = events_of(wanted)
+    if atena_nos is not None:
+        n = store(_computed(events_of(atena_nos), encoder, skipped))
+        if skipped:
+            _delete(skipped)
+        return n, skipped
+    found = stale_persons()
+    if found.orphans or found.replaced:
+        _delete([*found.orphans, *found.replaced])
+    if not found.stale:
+        return 0, []
+    histories: Iterable[tuple[str, Sequence[MoveEvent]]]
+    if len(found.stale) * 4 > max(found.persons, 1):  # most of them: one streamed read of every 異動
+        chosen = set(found.stale)
+        histories = ((a, evs) for a, evs in all_events() if a in chosen)
     else:
-        wanted = sorted(set(atena_nos))
-        histories = events_of(wanted)
-    n = store(_computed(histories, encoder, skipped))
-    if skipped:
-        _delete(skipped)
-    return n, skipped
+        histories = events_of(found.stale)
+    return store(_computed(histories, encoder, skipped), replace=False), skipped
 
 
 def store_histories(events: Iterable[MoveEvent], *, layout: Layout | None = None) -> int:
