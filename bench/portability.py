@@ -11,10 +11,10 @@ For each backend, in one run and on the same files:
 - **export**: :func:`moyai.portability.exporter.export_tenant` of the five 団体 (every file
   written, audited), beside a raw ``COPY (SELECT … FROM residents_event …) TO STDOUT (FORMAT
   csv)`` of the same 団体's 異動 into a file on PostgreSQL (on SQLite: ``SELECT`` +
-  ``csv.writer``), as a ratio — right after the import (the lines of the 住民 file the import
-  stored, ``moyai.portability.lines``), again (steady state; on PostgreSQL also with the lines
-  read through a server-side cursor instead of ``COPY``), and with no stored lines (every person
-  computed and stored, as after a load that stores none);
+  ``csv.writer``), as a ratio — first right after the import (which stores no lines of the 住民
+  file: every person's computed and stored, ``moyai.portability.lines``), then again (steady
+  state: the stored lines read; on PostgreSQL also through a server-side cursor instead of
+  ``COPY``);
 - and a check that the export of what was imported is byte-identical to the files imported.
 
     .venv/bin/python bench/portability.py                    # both backends, full scale
@@ -174,13 +174,10 @@ def child(backend: str) -> dict[str, Any]:
     from django.db import connection
 
     from moyai.demo import CONSORTIUM_DEFAULTS
-    from moyai.platform.tenancy.scope import tenant_scope
     from moyai.platform.tenancy.services import create_consortium, create_tenant
     from moyai.portability import exporter
-    from moyai.portability import lines as stored
     from moyai.portability.exporter import export_tenant
     from moyai.portability.importer import SystemActor, import_fileset
-    from moyai.portability.models import PersonLines
     from moyai.residents.demo.generator import MUNICIPALITIES
 
     load_start = os.getloadavg()[0]
@@ -197,19 +194,6 @@ def child(backend: str) -> dict[str, Any]:
         raw_load = _raw_load_sqlite(tenants)
 
     actor = SystemActor("bench")
-    # the import stores each person's lines of the 住民 file (moyai.portability.lines): timed apart
-    fill = {"s": 0.0, "cpu": 0.0}
-    store_histories = stored.store_histories
-
-    def timed_store(*args: Any, **kwargs: Any) -> int:
-        t0, c0 = time.perf_counter(), time.process_time()
-        try:
-            return store_histories(*args, **kwargs)
-        finally:
-            fill["s"] += time.perf_counter() - t0
-            fill["cpu"] += time.process_time() - c0
-
-    stored.store_histories = timed_store  # type: ignore[assignment]
     imports: dict[str, float] = {}
     cpu0 = time.process_time()
     for code in tenants:
@@ -219,7 +203,6 @@ def child(backend: str) -> dict[str, Any]:
         if not imported.ok:
             raise SystemExit(f"{code}: import refused: {[str(p) for p in imported.problems[:5]]}")
     import_cpu = time.process_time() - cpu0
-    stored.store_histories = store_histories  # type: ignore[assignment]
     if backend == "postgresql":
         with connection.cursor() as cur:
             cur.execute("ANALYZE")
@@ -230,7 +213,7 @@ def child(backend: str) -> dict[str, Any]:
         result = export_tenant(code, target, actor=actor, purpose="ベンチマーク")
         return time.perf_counter() - t0, time.process_time() - c0, result
 
-    exports: dict[str, dict[str, float]] = {"first": {}, "steady": {}, "cold": {}}
+    exports: dict[str, dict[str, float]] = {"first": {}, "steady": {}}
     if backend == "postgresql":
         exports["steady_cursor"] = {}
     cpu: dict[str, float] = dict.fromkeys(exports, 0.0)
@@ -239,7 +222,8 @@ def child(backend: str) -> dict[str, Any]:
     for code in tenants:
         target = OUT / f"export-{backend}" / code
         raw_exports[code] = _raw_export(backend, code, OUT / f"raw-export-{backend}" / code)
-        # first: right after the import (the lines it stored); steady: again (nothing to recompute)
+        # first: right after the import (which stores no lines: every person computed and stored);
+        # steady: again (the stored lines read, nothing to recompute)
         for kind in ("first", "steady"):
             exports[kind][code], c, result = timed_export(code, target)
             cpu[kind] += c
@@ -255,24 +239,12 @@ def child(backend: str) -> dict[str, Any]:
             identical[code] &= (target / "JYUKI_KOJIN.csv").read_bytes() == (
                 FILES / code / "JYUKI_KOJIN.csv"
             ).read_bytes()
-        # cold: no stored lines (a 団体 loaded by a path that stores none, e.g. the demo): every
-        # person computed again and stored
-        with tenant_scope(code):
-            PersonLines.objects.all().delete()
-        exports["cold"][code], c, result = timed_export(code, target)
-        cpu["cold"] += c
-        identical[code] &= all(
-            (target / f.file_name).read_bytes() == (FILES / code / f.file_name).read_bytes()
-            for f in result.summary.files
-        )
     return {
         "backend": backend,
         "load_start": round(load_start, 1),
         "load_end": round(os.getloadavg()[0], 1),
         "import_s": {k: round(v, 2) for k, v in imports.items()},
         "import_cpu_s": round(import_cpu, 1),
-        "import_lines_s": round(fill["s"], 2),
-        "import_lines_cpu_s": round(fill["cpu"], 2),
         "export_cpu_s": {k: round(v, 1) for k, v in cpu.items()},
         "raw_load_s": round(raw_load, 2),
         "export_s": {kind: {k: round(v, 2) for k, v in per.items()} for kind, per in exports.items()},
@@ -307,16 +279,11 @@ def report(files: dict[str, Any], scale: float, results: list[dict[str, Any]]) -
         )
         lines.append("  per 団体: " + ", ".join(f"{k} {v:.1f} s" for k, v in r["import_s"].items()))
         lines.append(f"  CPU time of the Moyai process: {r['import_cpu_s']} s (the rest is the database and waiting)")
-        lines.append(
-            f"  of which storing the 住民 file's lines for the exports: {r['import_lines_s']} s "
-            f"({r['import_lines_cpu_s']} s CPU, {100 * r['import_lines_s'] / max(imp, 1e-3):.1f} % of the import)"
-        )
         lines.append(f"{base_out} of residents_event: {raw_exp:.2f} s")
         labels = {
-            "first": "export right after the import (stored lines)",
-            "steady": "export again (steady state)",
+            "first": "first export after the import (every person's lines computed and stored)",
+            "steady": "export again (steady state: stored lines read)",
             "steady_cursor": "export again, lines read through a server-side cursor instead of COPY",
-            "cold": "export with no stored lines (every person computed and stored)",
         }
         for kind, per in r["export_s"].items():
             exp = sum(per.values())

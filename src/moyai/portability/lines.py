@@ -13,15 +13,17 @@ Correctness does not depend on any write path keeping them up to date:
   among them.  The 異動 store is append-only, so a person's rows are stale exactly when these
   differ from the store's; :func:`stale_persons` finds every such person (and every person with
   異動 but no row, and every row without 異動) in one SQL statement;
-- :func:`refresh` recomputes them with the export's own code
+- they are recomputed with the export's own code
   (:func:`~moyai.portability.format.mapping.person_rows`, then the encoder that checks every
-  value), and an export refreshes before it reads.
+  value) by every export (:mod:`moyai.portability.exporter`: inside its snapshot when they are
+  few, by :func:`refresh` before it when they are many).
 
 They are also kept up to date where it is cheap: after a 本登録 (:func:`on_recorded`, a receiver
-of ``moyai.residents.signals.recorded``, in the 本登録's transaction) and by the import
-(:func:`store_histories`, from the 異動 it has just written).  A person whose rows hold a value the
-layout cannot (an export would refuse it) gets no stored row: the export recomputes them and
-reports the value where the old path did.
+of ``moyai.residents.signals.recorded``, in the 本登録's transaction).  Bulk loads (the import,
+the demo) store none: computing them there would make an import about a third slower (measured,
+docs/performance.md), so the first export after a load computes and stores them.  A person whose
+rows hold a value the layout cannot (an export would refuse it) gets no stored row: each export
+recomputes them and reports the value where the old path did.
 """
 
 from __future__ import annotations
@@ -59,7 +61,6 @@ __all__ = [
     "refresh",
     "stale_persons",
     "store",
-    "store_histories",
     "version",
 ]
 
@@ -348,17 +349,6 @@ def refresh(atena_nos: Iterable[str] | None = None, *, layout: Layout | None = N
     else:
         histories = events_of(found.stale)
     return store(_computed(histories, encoder, skipped), replace=False), skipped
-
-
-def store_histories(events: Iterable[MoveEvent], *, layout: Layout | None = None) -> int:
-    """Store the lines of the persons just written with these 異動 (an import into an empty 団体: no
-    row exists yet), from the 異動 in memory.  Returns the number of rows stored."""
-    histories: dict[str, list[MoveEvent]] = {}
-    for e in events:
-        histories.setdefault(e.atena_no, []).append(e)
-    encoder = LineEncoder(current_tenant_code(), layout)
-    skipped: list[str] = []
-    return store(_computed(((a, histories[a]) for a in sorted(histories)), encoder, skipped), replace=False)
 
 
 def on_recorded(sender: object, tenant_code: str, changes: Sequence[Any], **kwargs: Any) -> None:

@@ -364,7 +364,6 @@ def write_prepared(
     from moyai.platform.audit import services as audit
     from moyai.platform.tenancy.models import Tenant
     from moyai.platform.tenancy.scope import tenant_scope
-    from moyai.portability.lines import store_histories as store_lines
     from moyai.residents.models import Resident
     from moyai.residents.services import load_histories
 
@@ -386,7 +385,6 @@ def write_prepared(
             next_household_seq=prepared.next_household_seq,
             today=today,
         )
-        store_lines(prepared.events)  # the 住民 file's lines of each person, for the exports
         measures = _provisional_measures(prepared.support_measure, actor or SystemActor(), today)
         imported = ImportCounts(
             residents=Resident.objects.filter(status=Status.RESIDENT).count(),
