@@ -137,6 +137,10 @@ class Probe:
         return out
 
 
+PHASES: dict[str, tuple[float, float, float]] = {}  # phase → (wall, process CPU, database CPU)
+PROBE: Probe
+
+
 def _write(code: str, prepared: Any) -> int:
     """The write of ``write_prepared`` that this profile measures: one transaction under the 団体's
     scope with the load of the 異動 and projections (:func:`load_histories`) and the access log
@@ -149,9 +153,12 @@ def _write(code: str, prepared: Any) -> int:
 
     with tenant_scope(code):
         list(Tenant.objects.select_for_update().filter(code=code).values_list("code", flat=True))
+        t0, p0, b0 = time.perf_counter(), time.process_time(), PROBE.cpu()
         summary = load_histories(
             prepared.events, next_atena_seq=prepared.next_atena_seq, next_household_seq=prepared.next_household_seq
         )
+        PHASES["load_histories"] = (time.perf_counter() - t0, time.process_time() - p0, PROBE.cpu() - b0)
+        t0, p0, b0 = time.perf_counter(), time.process_time(), PROBE.cpu()
         audit.record(
             SystemActor("profile"),
             "portability.import",
@@ -159,6 +166,7 @@ def _write(code: str, prepared: Any) -> int:
             purpose="中間標準レイアウトによるデータ移行",
             detail={"history_rows": summary.events},
         )
+        PHASES["audit"] = (time.perf_counter() - t0, time.process_time() - p0, PROBE.cpu() - b0)
     return summary.events
 
 
@@ -172,7 +180,8 @@ def profile(tenants: list[str], files: Path, backend: str, explain: bool) -> dic
     if backend == "postgresql":
         connection.close()
         settings.DATABASES["default"]["OPTIONS"]["options"] = f"-c role={settings.PG_APP_ROLE}"
-    probe = Probe(backend, explain)
+    global PROBE
+    probe = PROBE = Probe(backend, explain)
 
     def timed(original: Any) -> Any:
         def run(table: str, *args: Any) -> int:
@@ -243,6 +252,7 @@ def profile(tenants: list[str], files: Path, backend: str, explain: bool) -> dic
             "commit_s": round(probe.commit_s, 2),
             "commit_backend_cpu_s": round(probe.commit_cpu, 2),
             "wal_mb": round(wal / 1e6, 1) if wal is not None else None,
+            "phases (wall, process cpu, database cpu)": {k: [round(x, 2) for x in v] for k, v in PHASES.items()},
             "tables": {k: {kk: round(vv, 3) for kk, vv in v.items()} for k, v in probe.tables.items()},
         }
         if explain:

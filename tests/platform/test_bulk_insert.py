@@ -56,7 +56,7 @@ def test_search_keys_are_stored_in_key_order(world: World, n: int) -> None:
         assert insert_values(SearchKey, rows, order_by=SEARCH_KEY_ORDER) == n
         stored = _physical_order("residents_searchkey")
         assert SearchKey.objects.count() == n
-    # byte order of the text (what COLLATE "C" and Python's str order both are), not the input's
+    # in key order, text in byte order (what COLLATE "C" and Python's str order both are)
     expected = sorted((r["kind"], r["key"], r["atena_no"]) for r in rows)
     if n >= COPY_THRESHOLD or not PG:  # a few rows on PostgreSQL go as one executemany, as given
         # PostgreSQL may put a run of rows into the free space rows of an earlier (rolled back)
