@@ -40,6 +40,7 @@ from moyai.residents.selectors import support_measure_flags
 
 from . import lines
 from .fileset import ENCODINGS, FilesetError, FilesetSummary, write_stored_fileset
+from .format.persons import HouseholdMember
 
 __all__ = ["EXPORT_OPERATION", "ExportResult", "export_tenant", "iter_histories", "person_count", "protected"]
 
@@ -148,20 +149,30 @@ class _Member(NamedTuple):
 _H: Final = struct.Struct(">h")
 _I: Final = struct.Struct(">i")
 _PG_HEADER: Final = 19  # signature (11), flags (4), header extension length (4)
-_SELECT_LINES: Final = "SELECT atena_no, lines FROM portability_personlines WHERE tenant_code = %s ORDER BY atena_no"
+_SELECT_LINES: Final = (
+    "SELECT atena_no, lines, status, household_no, order_in_household, head, postal_code, address, katagaki,"
+    " address_code FROM portability_personlines WHERE tenant_code = %s ORDER BY atena_no"
+)
 #: at most this many persons with missing or stale lines are computed inside the export's snapshot
 #: (and stored after it); more (a 団体 loaded by a path that stores none) are computed and stored
 #: first, in a transaction of their own
 IN_SNAPSHOT: int = 5000
 #: how the stored lines are read on PostgreSQL: ``copy`` (COPY … TO STDOUT, binary) or ``cursor``
-#: (a server-side cursor); both were measured (docs/performance.md), COPY is the default
+#: (a server-side cursor); both were measured (docs/performance.md)
 PG_READ: str = "copy"
+#: a stored row: 宛名番号, its lines (UTF-8), then the items of the record the 世帯 file needs
+Stored = tuple[str, bytes, str, str, int | None, bool, str | None, str | None, str | None, str | None]
 
 
-def _pg_copy_lines(code: str) -> Iterator[tuple[str, bytes]]:
-    """(宛名番号, lines) from ``COPY (SELECT …) TO STDOUT (FORMAT binary)``: no escaping to undo."""
+def _text(b: bytes | None) -> str | None:
+    return None if b is None else b.decode()
+
+
+def _pg_copy_lines(code: str) -> Iterator[Stored]:
+    """The stored rows from ``COPY (SELECT …) TO STDOUT (FORMAT binary)``: no escaping to undo."""
     raw = connection.connection
     assert raw is not None
+    unpack_i = _I.unpack_from
     with raw.cursor() as cur, cur.copy(f"COPY ({_SELECT_LINES}) TO STDOUT (FORMAT binary)", (code,)) as copy:
         buf = b""
         pos = 0
@@ -175,49 +186,65 @@ def _pg_copy_lines(code: str) -> Iterator[tuple[str, bytes]]:
             if not started:
                 if n < _PG_HEADER:
                     continue
-                pos = _PG_HEADER + _I.unpack_from(buf, 15)[0]
+                pos = _PG_HEADER + unpack_i(buf, 15)[0]
                 started = True
             while pos + 2 <= n:
-                if _H.unpack_from(buf, pos)[0] == -1:  # trailer
+                count = _H.unpack_from(buf, pos)[0]
+                if count == -1:  # trailer
                     done = True
                     break
                 p = pos + 2
-                if p + 4 > n:
-                    break
-                size = _I.unpack_from(buf, p)[0]
-                p += 4
-                if p + size + 4 > n:
-                    break
-                atena = buf[p : p + size].decode()
-                p += size
-                size = _I.unpack_from(buf, p)[0]
-                p += 4
-                if p + size > n:
-                    break
-                yield atena, buf[p : p + size]
-                pos = p + size
+                fields: list[bytes | None] = []
+                for _ in range(count):
+                    if p + 4 > n:
+                        break
+                    size = unpack_i(buf, p)[0]
+                    p += 4
+                    if size < 0:
+                        fields.append(None)
+                        continue
+                    if p + size > n:
+                        break
+                    fields.append(buf[p : p + size])
+                    p += size
+                if len(fields) < count:
+                    break  # the rest of this row comes with the next message
+                pos = p
+                atena, text, status, hh, order, head, postal, address, katagaki, acode = fields
+                yield (
+                    atena.decode(),  # type: ignore[union-attr]
+                    text,  # type: ignore[misc]
+                    status.decode(),  # type: ignore[union-attr]
+                    hh.decode(),  # type: ignore[union-attr]
+                    None if order is None else unpack_i(order, 0)[0],
+                    head == b"\x01",
+                    _text(postal),
+                    _text(address),
+                    _text(katagaki),
+                    _text(acode),
+                )
 
 
-def _pg_cursor_lines(code: str) -> Iterator[tuple[str, bytes]]:
+def _pg_cursor_lines(code: str) -> Iterator[Stored]:
     raw = connection.connection
     assert raw is not None
     with raw.cursor(name="moyai_export_lines") as cur:
         cur.itersize = _CHUNK
         cur.execute(_SELECT_LINES, (code,))
-        for atena, text in cur:
-            yield atena, text.encode()
+        for row in cur:
+            yield (row[0], row[1].encode(), *row[2:])
 
 
-def _sqlite_lines(code: str) -> Iterator[tuple[str, bytes]]:
+def _sqlite_lines(code: str) -> Iterator[Stored]:
     with connection.cursor() as cur:
         cur.execute(_SELECT_LINES, [code])
         while rows := cur.fetchmany(_CHUNK):
-            for atena, text in rows:
-                yield atena, text.encode()
+            for row in rows:
+                yield (row[0], row[1].encode(), row[2], row[3], row[4], bool(row[5]), *row[6:])
 
 
-def stored_lines(code: str) -> Iterator[tuple[str, bytes]]:
-    """(宛名番号, that person's stored rows as UTF-8) of the active 団体, by 宛名番号."""
+def stored_lines(code: str) -> Iterator[Stored]:
+    """The stored rows of the active 団体 (:data:`Stored`), by 宛名番号."""
     if connection.vendor == "postgresql":
         return _pg_copy_lines(code) if PG_READ == "copy" else _pg_cursor_lines(code)
     return _sqlite_lines(code)
@@ -234,6 +261,8 @@ class _StoredExport:
         self.encoder = lines.LineEncoder(tenant_code)
         self.overrides: dict[str, lines.Computed | None] = dict.fromkeys(found.orphans)
         self.to_store: list[lines.Computed] = []  # stale persons, computed here: stored after the export
+        self._members: list[HouseholdMember] = []
+        self._by_status: dict[str, int] = {}
         self.written = 0
 
     def prepare(self) -> None:
@@ -262,93 +291,72 @@ class _StoredExport:
         return stored + sum(c.rows for a, c in self.overrides.items() if c is not None and a < atena)
 
     def chunks(self, subjects: list[str], on_person: Callable[[], None] | None) -> Iterator[bytes]:
-        """The rows of every person by 宛名番号 (UTF-8, in chunks); ``subjects`` receives each 宛名番号."""
+        """The rows of every person by 宛名番号 (UTF-8, in chunks); ``subjects`` receives each 宛名番号,
+        and the records of the 世帯 file and the counts are gathered on the way (one read)."""
         pending = sorted(self.overrides)
         overrides = self.overrides
+        members = self._members
+        by_status = self._by_status
+        resident = str(Status.RESIDENT)
         i = 0
         out: list[bytes] = []
         size = 0
 
-        def emit(atena: str, data: bytes) -> None:
+        def emit_computed(c: lines.Computed) -> None:
             nonlocal size
-            subjects.append(atena)
+            subjects.append(c.atena_no)
+            data = c.lines.encode()
             out.append(data)
             size += len(data)
+            final = c.final
+            if final is not None:
+                by_status[str(final.status)] = by_status.get(str(final.status), 0) + 1
+                if final.status == resident and final.household_no:
+                    members.append(final)
             if on_person is not None:
                 on_person()
 
-        for atena, data in stored_lines(self.code):
+        for atena, data, status, hh, order, head, postal, address, katagaki, acode in stored_lines(self.code):
             while i < len(pending) and pending[i] < atena:
                 c = overrides[pending[i]]
                 if c is not None:
-                    emit(c.atena_no, c.lines.encode())
+                    emit_computed(c)
                 i += 1
             if atena in overrides:
                 if i < len(pending) and pending[i] == atena:
                     c = overrides[atena]
                     if c is not None:
-                        emit(atena, c.lines.encode())
+                        emit_computed(c)
                     i += 1
             else:
-                emit(atena, data)
+                subjects.append(atena)
+                out.append(data)
+                size += len(data)
+                by_status[status] = by_status.get(status, 0) + 1
+                if status == resident and hh:
+                    members.append(
+                        _Member(atena, status, hh, "世帯主" if head else None, order, postal, address, katagaki, acode)
+                    )
+                if on_person is not None:
+                    on_person()
             if size >= _OUT_CHUNK:
                 yield b"".join(out)
                 out, size = [], 0
         for atena in pending[i:]:
             c = overrides[atena]
             if c is not None:
-                emit(atena, c.lines.encode())
+                emit_computed(c)
         if out:
             yield b"".join(out)
 
-    def members(self) -> Iterator[Any]:
-        """The records the 世帯 file is made of: stored ones, and those of the overrides."""
-        with connection.cursor() as cur:
-            cur.execute(
-                "SELECT atena_no, household_no, order_in_household, head, postal_code, address, katagaki, "
-                "address_code FROM portability_personlines WHERE tenant_code = %s AND status = %s "
-                "AND household_no <> ''",
-                [self.code, str(Status.RESIDENT)],
-            )
-            overrides = self.overrides
-            resident = str(Status.RESIDENT)
-            while rows := cur.fetchmany(_CHUNK):
-                for atena, hh, order, head, postal, address, katagaki, code in rows:
-                    if atena not in overrides:
-                        yield _Member(
-                            atena, resident, hh, "世帯主" if head else None, order, postal, address, katagaki, code
-                        )
-        for c in self.overrides.values():
-            if c is not None and c.final is not None:
-                yield c.final
+    def members(self) -> list[HouseholdMember]:
+        """The records the 世帯 file is made of (gathered by :meth:`chunks`)."""
+        return self._members
 
     def counts_of(self, subjects: list[str]) -> tuple[int, int, int]:
-        return self.counts(len(subjects))
-
-    def counts(self, persons: int) -> tuple[int, int, int]:
         """(persons, current residents, 除票) of what was written."""
-        by_status: dict[str, int] = {}
-        with connection.cursor() as cur:
-            cur.execute(
-                "SELECT status, count(*) FROM portability_personlines WHERE tenant_code = %s GROUP BY status",
-                [self.code],
-            )
-            for status, n in cur.fetchall():
-                by_status[status] = n
-            names = sorted(self.overrides)
-            for start in range(0, len(names), 500):
-                part = names[start : start + 500]
-                marks = ", ".join(["%s"] * len(part))
-                cur.execute(
-                    f"SELECT status FROM portability_personlines WHERE tenant_code = %s AND atena_no IN ({marks})",
-                    [self.code, *part],
-                )
-                for (status,) in cur.fetchall():
-                    by_status[status] -= 1
-        for c in self.overrides.values():
-            if c is not None and c.final is not None:
-                by_status[str(c.final.status)] = by_status.get(str(c.final.status), 0) + 1
-        return persons, by_status.get(str(Status.RESIDENT), 0), by_status.get(str(Status.REMOVED), 0)
+        by_status = self._by_status
+        return len(subjects), by_status.get(str(Status.RESIDENT), 0), by_status.get(str(Status.REMOVED), 0)
 
 
 def export_tenant(
