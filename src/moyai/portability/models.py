@@ -11,13 +11,17 @@ from __future__ import annotations
 
 from django.db import models
 
-from moyai.platform.tenancy.models import TenantScopedModel
+from moyai.platform.tenancy.models import Tenant, TenantScopedModel
 
 
 class PersonLines(TenantScopedModel):
     """Projection: one person's rows of the 住民 file as text, and the record the 世帯 file needs."""
 
     pk = models.CompositePrimaryKey("tenant", "atena_no")
+    # no index on tenant_code alone (the primary key leads with it), as in the residents tables
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.PROTECT, db_column="tenant_code", related_name="+", verbose_name="団体", db_index=False
+    )
     atena_no = models.CharField("宛名番号", max_length=16)
     lines = models.TextField("住民ファイルの行")  # CSV rows, each ending in CRLF; 支援措置対象フラグ empty
     rows = models.IntegerField("行数")
