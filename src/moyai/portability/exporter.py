@@ -1,19 +1,24 @@
 """Export of a 団体's 住民記録 as a 中間標準レイアウト file set (``moyai export --tenant CODE DIR``).
 
-Every 異動 of the 団体 — current residents, 除票 and their full history — is read from the
-append-only store in one streamed query ordered by 宛名番号 (a server-side cursor on PostgreSQL,
-chunked fetches on SQLite; no query per person), grouped per person as it arrives and written
-by :func:`~moyai.portability.fileset.write_fileset` (every file of the layout, deterministic:
-two exports of the same registry are byte-identical, whatever the day, as long as no 支援措置
-starts or ends in between).  Each person's rows come from one pass over their history
-(:func:`~moyai.portability.format.mapping.person_rows`).  支援措置対象フラグ is 1 on every row of a
-person protected by a 支援措置 or 仮支援措置 on the day of the export
-(:func:`moyai.residents.selectors.support_measure_flags`).
+Every 異動 of the 団体 — current residents, 除票 and their full history — goes into the 住民 file,
+one row per 異動 (:func:`~moyai.portability.format.mapping.person_rows`).  Those rows are kept as
+text per person (:mod:`moyai.portability.lines`, ADR 0005), so an export is mostly one ordered
+read of that table: in one snapshot (REPEATABLE READ on PostgreSQL) the persons whose stored rows
+are missing or stale are found in SQL and computed again (stored after the export; when there
+are many, as after a bulk load, computed and stored first), the persons protected by a 支援措置
+or 仮支援措置 on the day of the export (:func:`moyai.residents.selectors.support_measure_flags`)
+are computed with 支援措置対象フラグ 1, and every other person's stored text is streamed into the
+file (binary ``COPY … TO STDOUT`` on PostgreSQL, a ``SELECT`` on SQLite) together with the items
+of the record the 世帯 file needs (:func:`~moyai.portability.fileset.write_stored_fileset`).
+Deterministic: two exports of the same registry are byte-identical, whatever the day, as long as
+no 支援措置 starts or ends in between — and the same bytes as computing every row
+(:func:`~moyai.portability.fileset.write_fileset` of :func:`iter_histories`, which the tests
+compare).
 
-The whole read runs in one transaction inside ``tenant_scope`` (one consistent snapshot under
-row-level security).  An export is an access to the personal data of every person it writes:
-one access-log entry (``portability.export``) names them all, with the purpose given, the
-directory, the encoding and the counts; a failed export is logged with ``outcome="error"``.
+Everything runs inside ``tenant_scope`` (row-level security).  An export is an access to the
+personal data of every person it writes: one access-log entry (``portability.export``) names them
+all, with the purpose given, the directory, the encoding and the counts; a failed export is
+logged with ``outcome="error"``.
 """
 
 from __future__ import annotations
