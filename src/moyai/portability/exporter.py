@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from moyai.platform.audit import services as audit
@@ -431,8 +431,11 @@ def export_tenant(
                     )
             if export is not None:
                 break
-            with tenant_scope(tenant_code):
-                refreshed, _ = lines.refresh()
+            try:
+                with tenant_scope(tenant_code):
+                    refreshed, _ = lines.refresh()
+            except IntegrityError:
+                pass  # a 本登録 stored some of them meanwhile: the snapshot computes what is still stale
         if export is not None and (export.to_store or export.found.orphans):
             # the few persons found stale in the snapshot: stored now, in a transaction of their own
             # (were they written to since, the next check finds them stale again)

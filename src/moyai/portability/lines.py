@@ -289,6 +289,11 @@ def _delete(atena_nos: Sequence[str]) -> None:
         PersonLines.objects.filter(atena_no__in=wanted[start : start + _IN_CHUNK]).delete()
 
 
+_UPDATED: Final = [
+    f.name for f in PersonLines._meta.concrete_fields if f.name not in ("tenant", "atena_no") and not f.primary_key
+]
+
+
 def store(computed: Iterable[Computed], *, replace: bool = True, drop: Sequence[str] = ()) -> int:
     """Write (or, with ``replace``, rewrite) these persons' rows in the active 団体; delete the rows
     of ``drop``."""
@@ -301,9 +306,14 @@ def store(computed: Iterable[Computed], *, replace: bool = True, drop: Sequence[
 
     def flush() -> None:
         nonlocal n
-        if replace:
-            _delete([c.atena_no for c in batch])
-        n += insert_values(PersonLines, (c.values() for c in batch))
+        if replace:  # an upsert: a concurrent writer of the same person (a 本登録) waits, never fails
+            rows = [PersonLines(**c.values()) for c in batch]
+            PersonLines.objects.bulk_create(
+                rows, update_conflicts=True, unique_fields=["tenant", "atena_no"], update_fields=_UPDATED
+            )
+            n += len(rows)
+        else:
+            n += insert_values(PersonLines, (c.values() for c in batch))
 
     for c in computed:
         batch.append(c)
