@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "moyai.linkage",
     "moyai.ui",
     "moyai.certificates",
+    "moyai.portability",
 ]
 
 MIDDLEWARE = [

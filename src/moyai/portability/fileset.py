@@ -32,13 +32,20 @@ from typing import Any, Final
 from moyai.residents.domain.model import MoveEvent, PersonState, Status
 
 from .format.codecs import FieldError
-from .format.csvio import CsvWriteError, write_values
+from .format.csvio import CsvWriteError, write_text_rows, write_values
 from .format.layout import FileSpec, Layout, load_layout
 from .format.mapping import person_rows
-from .format.persons import CODE_FILE, HOUSEHOLD_FILE, RESIDENT_FILE, code_list_rows, households_to_rows
+from .format.persons import (
+    CODE_FILE,
+    HOUSEHOLD_FILE,
+    RESIDENT_FILE,
+    HouseholdMember,
+    code_list_rows,
+    households_to_rows,
+)
 from .format.problems import Problem
 
-__all__ = ["ENCODINGS", "FileSummary", "FilesetError", "FilesetSummary", "write_fileset"]
+__all__ = ["ENCODINGS", "FileSummary", "FilesetError", "FilesetSummary", "write_fileset", "write_stored_fileset"]
 
 #: Encodings a file set may be written in (the names ``--encoding`` accepts).
 ENCODINGS: Final = ("utf-8", "cp932")
@@ -136,6 +143,42 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+FileWriter = Callable[[FileSpec, Path], tuple[int, str | None]]  # (rows, SHA-256 if known)
+
+
+def _values_writer(values: Callable[[FileSpec], Iterable[Mapping[str, Any]]], encoding: str) -> FileWriter:
+    def write(spec: FileSpec, path: Path) -> tuple[int, str | None]:
+        return write_values(path, spec, values(spec), encoding=encoding, name=spec.file_name), None
+
+    return write
+
+
+def _write_files(target: Path, lay: Layout, writers: Mapping[str, FileWriter]) -> dict[str, FileSummary]:
+    """Write every file of the layout in a staging directory, then move them all into ``target``."""
+    unknown = [f.id for f in lay.files if f.id not in writers]
+    if unknown:
+        raise ValueError(f"レイアウトのファイル {'、'.join(unknown)} の書き出し方がありません")
+    # the 住民 file first: the 世帯 file is made from the records it goes through
+    order = sorted(lay.files, key=lambda f: (f.id != RESIDENT_FILE, f.id != HOUSEHOLD_FILE))
+    staging = Path(tempfile.mkdtemp(prefix=".moyai-fileset-", dir=target))
+    written: dict[str, FileSummary] = {}
+    try:
+        for spec in order:
+            path = staging / spec.file_name
+            try:
+                rows, sha = writers[spec.id](spec, path)
+            except CsvWriteError as exc:
+                raise FilesetError(exc.problem) from None
+            except FieldError as exc:  # a stored value the layout cannot hold (two 世帯主 …)
+                raise FilesetError(exc.problem(spec.file_name, None)) from None
+            written[spec.id] = FileSummary(spec.id, spec.file_name, rows, sha or _sha256(path))
+        for spec in lay.files:
+            os.replace(staging / spec.file_name, target / spec.file_name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return written
+
+
 def write_fileset(
     directory: str | os.PathLike[str],
     tenant_code: str,
@@ -175,27 +218,7 @@ def write_fileset(
         HOUSEHOLD_FILE: lambda spec: households_to_rows(states.values(), tenant_code=tenant_code, layout=lay),
         CODE_FILE: lambda spec: code_list_rows(lay),
     }
-    unknown = [f.id for f in lay.files if f.id not in writers]
-    if unknown:
-        raise ValueError(f"レイアウトのファイル {'、'.join(unknown)} の書き出し方がありません")
-    # the 住民 file first: the 世帯 file is made from the records it goes through
-    order = sorted(lay.files, key=lambda f: (f.id != RESIDENT_FILE, f.id != HOUSEHOLD_FILE))
-    staging = Path(tempfile.mkdtemp(prefix=".moyai-fileset-", dir=target))
-    written: dict[str, FileSummary] = {}
-    try:
-        for spec in order:
-            path = staging / spec.file_name
-            try:
-                rows = write_values(path, spec, writers[spec.id](spec), encoding=encoding, name=spec.file_name)
-            except CsvWriteError as exc:
-                raise FilesetError(exc.problem) from None
-            except FieldError as exc:  # a stored value the layout cannot hold (two 世帯主 …)
-                raise FilesetError(exc.problem(spec.file_name, None)) from None
-            written[spec.id] = FileSummary(spec.id, spec.file_name, rows, _sha256(path))
-        for spec in lay.files:
-            os.replace(staging / spec.file_name, target / spec.file_name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    written = _write_files(target, lay, {k: _values_writer(f, encoding) for k, f in writers.items()})
     return FilesetSummary(
         tenant_code=tenant_code,
         encoding=encoding,
@@ -204,6 +227,52 @@ def write_fileset(
         persons=tally.persons,
         residents=tally.residents,
         removed=tally.removed,
+        history_rows=written[RESIDENT_FILE].rows if RESIDENT_FILE in written else 0,
+        households=written[HOUSEHOLD_FILE].rows if HOUSEHOLD_FILE in written else 0,
+    )
+
+
+def write_stored_fileset(
+    directory: str | os.PathLike[str],
+    tenant_code: str,
+    resident_lines: Iterable[bytes],
+    members: Callable[[], Iterable[HouseholdMember]],
+    counts: Callable[[], tuple[int, int, int]],
+    *,
+    encoding: str = "utf-8",
+    layout: Layout | None = None,
+) -> FilesetSummary:
+    """Write every file of the layout like :func:`write_fileset`, the 住民 file from rows already
+    encoded (``resident_lines``: UTF-8 bytes, CRLF after each row, in 宛名番号 and 履歴番号 order;
+    :mod:`moyai.portability.lines`).  ``members`` gives the records of the current residents for
+    the 世帯 file and ``counts`` (persons, residents, 除票); both are called once the 住民 file
+    is written.  The same bytes as :func:`write_fileset` for the same rows."""
+    if encoding not in ENCODINGS:
+        raise ValueError(f"出力の文字コード {encoding} は使えません（{'、'.join(ENCODINGS)}）")
+    lay = layout or load_layout()
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+
+    def residents(spec: FileSpec, path: Path) -> tuple[int, str | None]:
+        return write_text_rows(path, spec, resident_lines, encoding=encoding, name=spec.file_name)
+
+    writers: dict[str, FileWriter] = {
+        RESIDENT_FILE: residents,
+        HOUSEHOLD_FILE: _values_writer(
+            lambda spec: households_to_rows(members(), tenant_code=tenant_code, layout=lay), encoding
+        ),
+        CODE_FILE: _values_writer(lambda spec: code_list_rows(lay), encoding),
+    }
+    written = _write_files(target, lay, writers)
+    persons, resident_count, removed = counts()
+    return FilesetSummary(
+        tenant_code=tenant_code,
+        encoding=encoding,
+        directory=target,
+        files=tuple(written[f.id] for f in lay.files),
+        persons=persons,
+        residents=resident_count,
+        removed=removed,
         history_rows=written[RESIDENT_FILE].rows if RESIDENT_FILE in written else 0,
         households=written[HOUSEHOLD_FILE].rows if HOUSEHOLD_FILE in written else 0,
     )

@@ -1,8 +1,8 @@
 """Fast bulk writes of rows, used by loads (demo, 中間標準レイアウト import).
 
 PostgreSQL: rows are COPied into a temporary table (COPY FROM cannot target a table under
-row-level security) and moved with one ``INSERT … SELECT``, which the RLS ``WITH CHECK``
-policy still checks. SQLite: one prepared ``INSERT`` with ``executemany``.
+row-level security) and moved with one ``INSERT … SELECT`` (in the order asked for), which the
+RLS ``WITH CHECK`` policy still checks. SQLite: one prepared ``INSERT`` with ``executemany``.
 
 Must run inside ``tenant_scope``; every row is written for the active 団体 (the ``tenant``
 value is filled in, never taken from the caller).
@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import chain, islice
 from typing import Any
 
 from django.db import connection, models
@@ -33,10 +34,12 @@ def _converter(field: models.Field[Any, Any], vendor: str) -> Converter | None:
     if vendor == "postgresql":
         return None  # psycopg's COPY adapts dates, datetimes, numbers and text
     if isinstance(field, models.DateTimeField):
+
         def dt_value(v: dt.datetime) -> str:
             if v.tzinfo is not None:
                 v = v.astimezone(dt.UTC).replace(tzinfo=None)
             return v.isoformat(" ")
+
         return dt_value
     if isinstance(field, models.DateField):
         return lambda v: v.isoformat()
@@ -45,8 +48,24 @@ def _converter(field: models.Field[Any, Any], vendor: str) -> Converter | None:
     return None
 
 
-def insert_values(model: type[models.Model], rows: Iterable[Mapping[str, Any]], chunk: int = 50_000) -> int:
-    """Insert rows given as {field name: value} (``tenant`` filled in); returns the count."""
+def insert_values(
+    model: type[models.Model],
+    rows: Iterable[Mapping[str, Any]],
+    chunk: int = 50_000,
+    order_by: Sequence[str] = (),
+) -> int:
+    """Insert rows given as {field name: value} (``tenant`` filled in); returns the count.
+
+    ``order_by`` (field names): the order the rows are written in, when they do not come in the
+    order of the table's largest indexes (search keys, made person by person, are written by key):
+    each index entry then lands next to the one before, on a page already in memory, instead of on
+    a random page of the index — fewer pages read, dirtied, evicted and written again, and on
+    PostgreSQL fewer full-page images in the WAL after a checkpoint. Text is sorted in byte order.
+
+    On PostgreSQL every row goes through one ``COPY`` into the staging table and one ``INSERT …
+    SELECT … ORDER BY``; on SQLite the rows are written by ``executemany`` in batches of ``chunk``,
+    in the order given: sorting them in Python costs what it saves in ``executemany``.
+    """
     code = current_tenant_code()
     fields = [f for f in model._meta.concrete_fields if f.column]
     cols = [str(f.column) for f in fields]
@@ -54,9 +73,10 @@ def insert_values(model: type[models.Model], rows: Iterable[Mapping[str, Any]], 
     vendor = connection.vendor
     plan = [(f.attname, _converter(f, vendor), f.get_default() if f.has_default() else None) for f in fields]
     table = model._meta.db_table
-    n = 0
-    batch: list[tuple[Any, ...]] = []
-    for row in rows:
+    by_name = {f.name: i for i, f in enumerate(fields)} | {f.attname: i for i, f in enumerate(fields)}
+    order = [(by_name[name], isinstance(fields[by_name[name]], models.CharField)) for name in order_by]
+
+    def values_of(row: Mapping[str, Any]) -> tuple[Any, ...]:
         values: list[Any] = []
         for attname, conv, default in plan:
             if attname == "tenant_id":
@@ -64,12 +84,16 @@ def insert_values(model: type[models.Model], rows: Iterable[Mapping[str, Any]], 
                 continue
             v = row[attname] if attname in row else (default() if callable(default) else default)
             values.append(None if v is None else (conv(v) if conv else v))
-        batch.append(tuple(values))
-        if len(batch) >= chunk:
-            n += _flush(table, cols, casts, batch)
-            batch = []
-    if batch:
-        n += _flush(table, cols, casts, batch)
+        return tuple(values)
+
+    tuples: Iterator[tuple[Any, ...]] = map(values_of, rows)
+    if vendor == "postgresql":
+        return _copy(table, cols, casts, tuples, order)
+    # SQLite: written as given. Sorting 周南市's 1.35 million search keys in Python costs what it saves
+    # in executemany (1.6 of 13.8 s of CPU), and would hold them all in memory at once.
+    n = 0
+    while batch := list(islice(tuples, chunk)):
+        n += _executemany(table, cols, casts, batch)
     return n
 
 
@@ -80,21 +104,50 @@ def insert_rows(model: type[models.Model], objs: Iterable[models.Model], chunk: 
 
 
 COPY_THRESHOLD = 500  # below this many rows a prepared INSERT beats COPY through a temp table
+#: Memory the server may use to sort the staged rows (``work_mem`` of that statement only): the
+#: search keys of a large 団体 (a million and more rows) sort in memory instead of on disk.
+SORT_MEMORY = "256MB"
 
 
-def _flush(table: str, cols: Sequence[str], casts: Sequence[str], rows: list[tuple[Any, ...]]) -> int:
+def _copy(
+    table: str,
+    cols: Sequence[str],
+    casts: Sequence[str],
+    tuples: Iterator[tuple[Any, ...]],
+    order: Sequence[tuple[int, bool]],
+) -> int:
+    head = list(islice(tuples, COPY_THRESHOLD))
+    if len(head) < COPY_THRESHOLD:
+        return _executemany(table, cols, casts, head) if head else 0
     qcols = ", ".join(f'"{c}"' for c in cols)
+    n = 0
     with connection.cursor() as cur:
-        if connection.vendor == "postgresql" and len(rows) >= COPY_THRESHOLD:
-            cur.execute(f'CREATE TEMP TABLE IF NOT EXISTS "stage_{table}" (LIKE "{table}") ON COMMIT DROP')
-            cur.execute(f'TRUNCATE "stage_{table}"')
-            raw = cur.cursor  # psycopg cursor under Django's wrapper
-            with raw.copy(f'COPY "stage_{table}" ({qcols}) FROM STDIN') as copy:
-                for row in rows:
-                    copy.write_row(row)
-            cur.execute(f'INSERT INTO "{table}" ({qcols}) SELECT {qcols} FROM "stage_{table}"')
-        else:
-            pg = connection.vendor == "postgresql"
-            marks = ", ".join(f"%s{cast}" if pg else "%s" for cast in casts)
-            cur.executemany(f'INSERT INTO "{table}" ({qcols}) VALUES ({marks})', rows)
+        cur.execute(f'CREATE TEMP TABLE IF NOT EXISTS "stage_{table}" (LIKE "{table}") ON COMMIT DROP')
+        cur.execute(f'TRUNCATE "stage_{table}"')
+        raw = cur.cursor  # psycopg cursor under Django's wrapper
+        with raw.copy(f'COPY "stage_{table}" ({qcols}) FROM STDIN') as copy:
+            for row in chain(head, tuples):
+                copy.write_row(row)
+                n += 1
+        sql = f'INSERT INTO "{table}" ({qcols}) SELECT {qcols} FROM "stage_{table}"'
+        if not order:
+            cur.execute(sql)
+            return n
+        # set_config(…, true) lasts until the end of the transaction: the previous value is put back
+        cur.execute("SELECT current_setting('work_mem'), set_config('work_mem', %s, true)", [SORT_MEMORY])
+        (before, _) = cur.fetchone()
+        # text in byte order (COLLATE "C": a memcmp, several times faster to sort than the database
+        # collation's strcoll); the same order as the pattern-ops indexes', near enough the others'
+        keys = ", ".join(f'"{cols[i]}" COLLATE "C"' if text else f'"{cols[i]}"' for i, text in order)
+        cur.execute(f"{sql} ORDER BY {keys}")
+        cur.execute("SELECT set_config('work_mem', %s, true)", [before])
+    return n
+
+
+def _executemany(table: str, cols: Sequence[str], casts: Sequence[str], rows: list[tuple[Any, ...]]) -> int:
+    qcols = ", ".join(f'"{c}"' for c in cols)
+    pg = connection.vendor == "postgresql"
+    marks = ", ".join(f"%s{cast}" if pg else "%s" for cast in casts)
+    with connection.cursor() as cur:
+        cur.executemany(f'INSERT INTO "{table}" ({qcols}) VALUES ({marks})', rows)
     return len(rows)

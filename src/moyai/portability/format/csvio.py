@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import codecs as _codecs
 import csv
+import hashlib
 import io
 import os
 import re
@@ -49,7 +50,9 @@ __all__ = [
     "ProblemKind",
     "detect_encoding",
     "read_values",
+    "row_encoder",
     "write_rows",
+    "write_text_rows",
     "write_values",
 ]
 
@@ -394,10 +397,87 @@ def _flush(
         raise _unencodable(spec, name, first, batch, enc) from None
 
 
+def write_text_rows(
+    path: str | os.PathLike[str],
+    spec: FileSpec,
+    chunks: Iterable[bytes],
+    *,
+    encoding: str = "utf-8",
+    name: str | None = None,
+) -> tuple[int, str]:
+    """Write the header and rows already encoded by :func:`row_encoder` and the CSV writer (UTF-8
+    bytes, CRLF after each row, as many rows per chunk as wanted); returns (data rows, SHA-256 of
+    the file).  The bytes are those :func:`write_values` writes for the same rows; in cp932, a
+    character cp932 cannot encode raises :class:`CsvWriteError` naming the same file, row and item.
+    """
+    enc = _write_encoding(encoding)
+    target = Path(path)
+    shown = name or target.name
+    buf = io.StringIO()
+    csv.writer(buf, dialect="excel", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL).writerow(spec.header)
+    header = buf.getvalue()
+    digest = hashlib.sha256()
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    count = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            if enc == "utf-8":
+                data = header.encode("utf-8")
+                out.write(data)
+                digest.update(data)
+                for chunk in chunks:
+                    out.write(chunk)
+                    digest.update(chunk)
+                    count += chunk.count(b"\n")
+            else:
+                pending: list[bytes] = [header.encode("utf-8")]
+                size = 0
+                first = 1  # line number of the first row pending
+                for chunk in chunks:
+                    pending.append(chunk)
+                    size += len(chunk)
+                    if size >= _CHUNK:
+                        first, n = _write_recoded(out, digest, pending, spec, shown, first, enc)
+                        count += n
+                        pending, size = [], 0
+                first, n = _write_recoded(out, digest, pending, spec, shown, first, enc)
+                count += n
+                count -= 1  # the header
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return count, digest.hexdigest()
+
+
+def _write_recoded(
+    out: Any, digest: Any, pending: list[bytes], spec: FileSpec, name: str, first: int, enc: str
+) -> tuple[int, int]:
+    """Write UTF-8 rows in ``enc``; returns (line number after them, rows written)."""
+    if not pending:
+        return first, 0
+    text = b"".join(pending).decode("utf-8")
+    rows = text.count("\n")
+    try:
+        data = text.encode(enc, errors="strict")
+    except UnicodeEncodeError:
+        lines = text.split("\r\n")
+        for offset, line in enumerate(lines):  # the first row that cannot be encoded, as _flush finds it
+            try:
+                line.encode(enc)
+            except UnicodeEncodeError:
+                fields = next(csv.reader([line], dialect="excel", strict=True))
+                raise _unencodable(spec, name, first + offset, [fields], enc) from None
+        raise _unencodable(spec, name, first, [], enc) from None
+    out.write(data)
+    digest.update(data)
+    return first + rows, rows
+
+
 _MEMO_LIMIT: Final = 100_000  # distinct values remembered per item (then forgotten, and again)
 
 
-def _row_encoder(spec: FileSpec) -> Callable[[Mapping[str, Any]], list[str]]:
+def row_encoder(spec: FileSpec) -> Callable[[Mapping[str, Any]], list[str]]:
     """:func:`~.codecs.encode` of every item of a row, in column order, each distinct value of an
     item encoded (and checked) once: a person's items repeat on each of their history rows, codes
     and dates across persons.  Values are remembered with their type (``True`` is not ``1``)."""
@@ -438,7 +518,7 @@ def write_values(
 ) -> int:
     """Encode ``rows`` (values by item id, see :mod:`.codecs`) and write them like :func:`write_rows`."""
     shown = name or Path(path).name
-    encode_values = _row_encoder(spec)
+    encode_values = row_encoder(spec)
 
     def texts() -> Iterator[list[str]]:
         for n, values in enumerate(rows, start=2):

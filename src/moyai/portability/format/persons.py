@@ -23,7 +23,7 @@ import datetime as dt
 import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol, TypeVar
 
 from moyai.platform.codes.tables import CodeTable
 from moyai.platform.codes.wareki import JpDate, JpDateError
@@ -430,8 +430,34 @@ def values_to_person(values: Mapping[str, Any], *, layout: Layout | None = None)
 # --- households ---------------------------------------------------------------------------------------------
 
 
-def _members(states: Iterable[PersonState]) -> dict[str, list[PersonState]]:
-    out: dict[str, list[PersonState]] = {}
+class HouseholdMember(Protocol):
+    """What the 世帯 file reads of a record (a :class:`PersonState`, or the stored items of one)."""
+
+    @property
+    def atena_no(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def household_no(self) -> str | None: ...
+    @property
+    def relationship(self) -> str | None: ...
+    @property
+    def order_in_household(self) -> int | None: ...
+    @property
+    def postal_code(self) -> str | None: ...
+    @property
+    def address(self) -> str | None: ...
+    @property
+    def katagaki(self) -> str | None: ...
+    @property
+    def address_code(self) -> str | None: ...
+
+
+_M = TypeVar("_M", bound=HouseholdMember)
+
+
+def _members(states: Iterable[_M]) -> dict[str, list[_M]]:
+    out: dict[str, list[_M]] = {}
     for s in states:
         if s.status == Status.RESIDENT and s.household_no:
             out.setdefault(s.household_no, []).append(s)
@@ -440,13 +466,13 @@ def _members(states: Iterable[PersonState]) -> dict[str, list[PersonState]]:
     return out
 
 
-def _head(members: list[PersonState]) -> PersonState | None:
+def _head(members: list[_M]) -> _M | None:
     heads = [m for m in members if m.relationship == "世帯主"]
     return heads[0] if len(heads) == 1 else None
 
 
 def households_to_rows(
-    states: Iterable[PersonState], *, tenant_code: str, layout: Layout | None = None
+    states: Iterable[HouseholdMember], *, tenant_code: str, layout: Layout | None = None
 ) -> list[dict[str, Any]]:
     """Values of the 世帯 file: one row per household with current residents, by 世帯番号.
 
