@@ -287,7 +287,8 @@ def test_a_read_s_access_log_entry_is_committed_with_the_exchange_s_log_entry_or
     from moyai.gateway.domain.log import Outcome, body_digest
     from moyai.gateway.domain.signing import Ed25519Signer
     from moyai.gateway.models import GatewayLogEntry
-    from moyai.gateway.server.pg import GroupCommitLog, PendingAccess, make_pool
+    from moyai.gateway.server.pg import GroupCommitLog, make_pool
+    from moyai.gateway.server.ports import PendingAccess
     from moyai.gateway.store import LogUnavailable
     from moyai.platform.audit import services as audit
     from moyai.platform.audit.models import AccessLog, AccessLogSubject

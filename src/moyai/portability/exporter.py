@@ -52,19 +52,6 @@ __all__ = ["EXPORT_OPERATION", "ExportResult", "export_tenant", "iter_histories"
 EXPORT_OPERATION: Final = "portability.export"
 _CHUNK: Final = 5000
 _OUT_CHUNK: Final = 1 << 18  # bytes of rows handed to the file writer at a time
-_COLUMNS: Final = (
-    "event_id",
-    "atena_no",
-    "kind",
-    "reason_code",
-    "effective_date",
-    "notified_date",
-    "recorded_at",
-    "staff",
-    "changes",
-    "group_id",
-    "cancels",
-)
 
 
 @dataclass(frozen=True)
@@ -87,39 +74,15 @@ def protected(on: dt.date) -> set[str]:
 
 
 def iter_histories(subjects: list[str] | None = None) -> Iterator[tuple[str, list[MoveEvent]]]:
-    """(宛名番号, 異動) of every person of the active 団体, by 宛名番号, streamed.
+    """(宛名番号, 異動) of every person of the active 団体, by 宛名番号, streamed
+    (:func:`.lines.all_events`).
 
     ``subjects``, when given, receives each 宛名番号 as it is yielded.
     """
-    rows = Event.objects.order_by("atena_no").values_list(*_COLUMNS).iterator(chunk_size=_CHUNK)
-    current: str | None = None
-    events: list[MoveEvent] = []
-    for event_id, atena, kind, reason, eff, notified, recorded, staff, changes, group, cancels in rows:
-        if atena != current:
-            if current is not None:
-                if subjects is not None:
-                    subjects.append(current)
-                yield current, events
-            current, events = atena, []
-        events.append(
-            MoveEvent(
-                event_id=event_id,
-                atena_no=atena,
-                kind=kind,
-                reason_code=reason,
-                effective_date=eff,
-                notified_date=notified,
-                recorded_at=recorded,
-                staff=staff,
-                changes=changes,
-                group_id=group,
-                cancels=cancels,
-            )
-        )
-    if current is not None:
+    for atena, events in lines.all_events(_CHUNK):
         if subjects is not None:
-            subjects.append(current)
-        yield current, events
+            subjects.append(atena)
+        yield atena, events
 
 
 @contextmanager

@@ -50,7 +50,7 @@ from ..service import (
     unavailable_response,
 )
 from ..store import LogUnavailable
-from .ports import CodePort, LogPort, NoncePort, RegistryPort
+from .ports import CodePort, LogPort, NoncePort, PendingAccess, RegistryPort
 
 __all__ = [
     "CERTIFICATE_MISMATCH",
@@ -311,7 +311,7 @@ class GatewayService:
 
         async def answer(outcome: Outcome, code: str, reason: str, subject: str | None = None,
                          values: dict[str, Any] | None = None, not_held: Iterable[str] = (),
-                         access: Any = None) -> HttpReply:
+                         access: PendingAccess | None = None) -> HttpReply:
             return await self._finish(raw, request.requester, request.provider, request.affair, granted,
                                       request.message_id, request, outcome, code, reason,
                                       basis_id=decision.basis_id, subject=subject, values=values or {},
@@ -338,7 +338,7 @@ class GatewayService:
         # Where the port offers it, the read's access-log entry is stored with this exchange's log
         # entry, in the same commit (GroupCommitLog), rather than in a commit of its own.
         deferred = getattr(self.registry, "read_deferred", None)
-        access: Any = None
+        access: PendingAccess | None = None
         actor = gateway_actor(provider.tenant_code, requester.id)
         if deferred is not None:
             (found, values, not_held), access = await deferred(provider.tenant_code, person_key, items, today, actor,
@@ -423,7 +423,7 @@ class GatewayService:
                       reason_ja: str, *, basis_id: str | None = None, subject: str | None = None,
                       values: dict[str, Any] | None = None, not_held: tuple[str, ...] = (),
                       disclose_after: dt.date | None = None, wire: Wire | None = None,
-                      access: Any = None) -> HttpReply:
+                      access: PendingAccess | None = None) -> HttpReply:
         encode, content_type = (wire.encode, wire.content_type) if wire is not None else (self.encode, CONTENT_TYPE)
         now = self.clock()
         response = compose_response(requester, provider, affair, message_id, request, outcome, code, reason_ja,

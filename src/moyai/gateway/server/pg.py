@@ -24,7 +24,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 from psycopg import AsyncConnection
 from psycopg.errors import Error as PsycopgError
@@ -42,7 +42,7 @@ from ..domain.log import DEFAULT_BATCH_SIZE, LogEntry, LogFormatError, LogWriter
 from ..domain.signing import Signer
 from ..registry import RESIDENT_RECORD, values_of
 from ..store import LogUnavailable, _lock_key
-from .ports import RegistryPort, RegistryRead
+from .ports import PendingAccess, RegistryPort, RegistryRead
 
 __all__ = ["GroupCommitLog", "PgCodes", "PgNonces", "PgRegistry", "conninfo", "make_pool"]
 
@@ -304,14 +304,6 @@ class PgRegistry:
                 return (True, values, not_held), pending
         self.slow += 1
         return await self.fallback.read(tenant_code, person_key, items, on, actor, purpose, request_id), None
-
-
-class PendingAccess(NamedTuple):
-    """An access-log entry to store with the exchange's log entry (:meth:`PgRegistry.read_deferred`)."""
-
-    tenant_code: str
-    entry: AccessLog
-    atena: list[str]
 
 
 class GroupCommitLog:

@@ -20,11 +20,12 @@ import asyncio
 import datetime as dt
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from django.db import connections
 
 from moyai.platform.audit.context import request_id_var
+from moyai.platform.audit.models import AccessLog
 from moyai.platform.identity.services import Principal
 from moyai.platform.tenancy.scope import tenant_scope
 
@@ -34,7 +35,7 @@ from ..nonces import NonceCache
 from ..registry import RegistryReadModel
 from ..store import LogStore
 
-__all__ = ["CodePort", "LogPort", "NoncePort", "RegistryPort", "RegistryRead", "ThreadPorts", "ThreadRegistry"]
+__all__ = ["CodePort", "LogPort", "NoncePort", "PendingAccess", "RegistryPort", "RegistryRead", "ThreadPorts", "ThreadRegistry"]
 
 T = TypeVar("T")
 
@@ -51,6 +52,14 @@ class CodePort(Protocol):
 
 #: (the person is in the registry, values by item, items not held)
 RegistryRead = tuple[bool, dict[str, Any], list[str]]
+
+
+class PendingAccess(NamedTuple):
+    """An access-log entry to store with the exchange's log entry (:meth:`PgRegistry.read_deferred`)."""
+
+    tenant_code: str
+    entry: AccessLog
+    atena: list[str]
 
 
 class RegistryPort(Protocol):
