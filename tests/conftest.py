@@ -50,4 +50,29 @@ def django_db_setup(django_db_setup: None, django_db_blocker: pytest.FixtureRequ
 
 
 
+@pytest.fixture(scope="module")
+def flush_as_owner() -> Iterator[None]:
+    """PostgreSQL: the flush ending a transactional test runs as the login role (the owner) — the
+    application role may not TRUNCATE, and the 異動 and access-log tables are append-only for it.
+    Module-scoped, so it is still in place when the test's database fixture is torn down."""
+    from django.conf import settings
+    from django.db import connection
+    from django.test import TransactionTestCase
+
+    original = TransactionTestCase._fixture_teardown
+
+    def teardown(self: TransactionTestCase) -> None:
+        with connection.cursor() as cur:
+            cur.execute("SET ROLE NONE")  # the login role (the owner); RESET would return to the app role
+        try:
+            original(self)
+        finally:
+            with connection.cursor() as cur:
+                cur.execute(f'SET ROLE "{settings.PG_APP_ROLE}"')
+
+    TransactionTestCase._fixture_teardown = teardown  # type: ignore[method-assign]
+    yield
+    TransactionTestCase._fixture_teardown = original  # type: ignore[method-assign]
+
+
 from tests.fixtures import *  # noqa: E402, F403

@@ -13,7 +13,6 @@ import asyncio
 import datetime as dt
 import os
 import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -163,30 +162,6 @@ def _replayed(actor: Principal, a: str, on: dt.date) -> tuple[PersonState, list[
 # -- the asynchronous read on the gateway's pool (PostgreSQL) ------------------------------------------------
 
 PG = os.environ.get("MOYAI_DB") == "postgresql"
-
-
-@pytest.fixture(scope="module")
-def flush_as_owner() -> Iterator[None]:
-    """The flush ending a transactional test runs as the login role (the owner): the application
-    role may not TRUNCATE, and the 異動 and access-log tables are append-only for it. Module-scoped,
-    so it is still in place when the test's database fixture is torn down."""
-    from django.conf import settings
-    from django.test import TransactionTestCase
-
-    original = TransactionTestCase._fixture_teardown
-
-    def teardown(self: TransactionTestCase) -> None:
-        with connection.cursor() as cur:
-            cur.execute("SET ROLE NONE")
-        try:
-            original(self)
-        finally:
-            with connection.cursor() as cur:
-                cur.execute(f'SET ROLE "{settings.PG_APP_ROLE}"')
-
-    TransactionTestCase._fixture_teardown = teardown  # type: ignore[method-assign]
-    yield
-    TransactionTestCase._fixture_teardown = original  # type: ignore[method-assign]
 
 
 @pytest.mark.skipif(not PG, reason="psycopg async pool: MOYAI_DB=postgresql")

@@ -18,9 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import connection
-from django.test import TransactionTestCase
 
 from moyai.platform.audit.models import AccessLog
 from moyai.platform.tenancy.models import Tenant
@@ -148,27 +146,6 @@ def test_sqlite_killed_while_writing_leaves_nothing(
     again = _run(_commands(kind, big[0]), sqlite_env)
     assert again.returncode == 0, again.stdout + again.stderr
     assert _sqlite_counts(db, SHUNAN)["Event"] == big[1].history_rows
-
-
-@pytest.fixture(scope="module")
-def flush_as_owner() -> Iterator[None]:
-    """The flush ending a transactional test runs as the owner (the application role may not
-    TRUNCATE, and the 異動 and access-log tables are append-only for it).  Module-scoped, so it is
-    still in place when the test's database fixture is torn down."""
-    original = TransactionTestCase._fixture_teardown
-
-    def teardown(self: TransactionTestCase) -> None:
-        with connection.cursor() as cur:
-            cur.execute("SET ROLE NONE")  # the login role (the owner); RESET would return to the app role
-        try:
-            original(self)
-        finally:
-            with connection.cursor() as cur:
-                cur.execute(f'SET ROLE "{settings.PG_APP_ROLE}"')
-
-    TransactionTestCase._fixture_teardown = teardown  # type: ignore[method-assign]
-    yield
-    TransactionTestCase._fixture_teardown = original  # type: ignore[method-assign]
 
 
 @pytest.mark.postgresql
