@@ -433,8 +433,11 @@ class GroupCommitLog:
         if checkpointed_end is not None:  # committed
             self._checkpointed_end = checkpointed_end
         self._recent.update((e.seq, e) for e in committed)
-        if len(self._recent) > 4 * self.batch_size or checkpointed_end is not None:
-            self._recent = {seq: e for seq, e in self._recent.items() if seq >= self._checkpointed_end}
+        if self._recent and (len(self._recent) > 4 * self.batch_size or checkpointed_end is not None):
+            # keep what a pending checkpoint may need, never more than four batches (a failing
+            # checkpoint must not make this grow: such a batch is read back instead)
+            floor = max(self._checkpointed_end, max(self._recent) + 1 - 4 * self.batch_size)
+            self._recent = {seq: e for seq, e in self._recent.items() if seq >= floor}
         self.groups += 1
         self.grouped_entries += len(rows)
         return results
