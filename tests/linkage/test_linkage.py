@@ -23,7 +23,6 @@ from moyai.residents import services as residents
 from moyai.residents.services import SubjectInput
 from tests.conftest import PG
 from tests.fixtures import KUDAMATSU, SHUNAN, World
-from tests.portability.test_import_kill import flush_as_owner  # noqa: F401  (fixture)
 
 ADDR1 = "山口県周南市岐山通一丁目1番地"
 ADDR2 = "山口県周南市岐山通二丁目3番地"
