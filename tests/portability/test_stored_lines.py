@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from moyai.portability.models import PersonLines
 from moyai.portability.synthetic import write_synthetic_tenant
 from moyai.residents import services, suppression
 from moyai.residents.demo.generator import TenantPopulation, generate
+from moyai.residents.domain.model import MoveEvent
 from moyai.residents.models import Event, Resident
 from moyai.residents.services import SubjectInput
 from moyai.residents.signals import recorded
@@ -286,21 +288,25 @@ def test_a_support_measure_started_after_the_lines_were_stored_is_flagged_at_exp
     assert set().union(*_flags(tmp_path / "before").values()) == {""}
 
 
+def _load_changing(population: TenantPopulation, target: str, change: dict[str, object],
+                   when: Callable[[MoveEvent], bool]) -> None:
+    """Bulk-load the population with ``change`` applied to ``target``'s 異動 for which ``when`` holds."""
+    events = [
+        dataclasses.replace(e, changes={**e.changes, **change}) if e.atena_no == target and when(e) else e
+        for e in population.events
+    ]
+    services.load_histories(
+        events, next_atena_seq=population.next_atena_seq, next_household_seq=population.next_household_seq
+    )
+
+
 def test_cp932_refuses_the_same_character_on_the_same_row_and_item(
     world: World, population: TenantPopulation, tmp_path: Path
 ) -> None:
     people = sorted({e.atena_no for e in population.events})
     target = people[len(people) // 2]
-    events = [
-        dataclasses.replace(e, changes={**e.changes, "given_name": "𠮷"})
-        if e.atena_no == target and "given_name" in e.changes
-        else e
-        for e in population.events
-    ]
     with tenant_scope(SHUNAN):
-        services.load_histories(
-            events, next_atena_seq=population.next_atena_seq, next_household_seq=population.next_household_seq
-        )
+        _load_changing(population, target, {"given_name": "𠮷"}, when=lambda e: "given_name" in e.changes)
         with pytest.raises(FilesetError) as old:
             write_fileset(tmp_path / "old", SHUNAN, dict(iter_histories()), encoding="cp932")
         assert lines.refresh()[1] == []  # UTF-8 holds it
@@ -318,16 +324,8 @@ def test_a_value_the_layout_cannot_hold_is_not_stored_and_reported_on_its_row(
 ) -> None:
     people = sorted({e.atena_no for e in population.events})
     target = people[len(people) // 3]
-    events = [
-        dataclasses.replace(e, changes={**e.changes, "memo": "長" * 1001})
-        if e.atena_no == target and e.kind != "cancellation"
-        else e
-        for e in population.events
-    ]
     with tenant_scope(SHUNAN):
-        services.load_histories(
-            events, next_atena_seq=population.next_atena_seq, next_household_seq=population.next_household_seq
-        )
+        _load_changing(population, target, {"memo": "長" * 1001}, when=lambda e: e.kind != "cancellation")
         with pytest.raises(FilesetError) as old:
             write_fileset(tmp_path / "old", SHUNAN, dict(iter_histories()))
         assert lines.refresh()[1] == [target]  # not stored

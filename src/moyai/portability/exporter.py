@@ -26,7 +26,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
-import struct
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -114,9 +113,8 @@ class _Member(NamedTuple):
     address_code: str | None
 
 
-_H: Final = struct.Struct(">h")
-_I: Final = struct.Struct(">i")
-_PG_HEADER: Final = 19  # signature (11), flags (4), header extension length (4)
+#: the types of :data:`_SELECT_LINES`' columns for psycopg's binary COPY reader
+_PG_TYPES: Final = ("text", "bytea", "text", "text", "int4", "bool", "text", "text", "text", "text")
 _SELECT_LINES: Final = (
     "SELECT atena_no, lines, status, household_no, order_in_household, head, postal_code, address, katagaki,"
     " address_code FROM portability_personlines WHERE tenant_code = %s ORDER BY atena_no"
@@ -132,65 +130,15 @@ PG_READ: str = "copy"
 Stored = tuple[str, bytes, str, str, int | None, bool, str | None, str | None, str | None, str | None]
 
 
-def _text(b: bytes | None) -> str | None:
-    return None if b is None else b.decode()
-
-
 def _pg_copy_lines(code: str) -> Iterator[Stored]:
-    """The stored rows from ``COPY (SELECT …) TO STDOUT (FORMAT binary)``: no escaping to undo."""
+    """The stored rows from ``COPY (SELECT …) TO STDOUT (FORMAT binary)``, parsed by psycopg
+    (``set_types``): no text escaping to undo. The lines column is loaded as ``bytea``: in binary
+    COPY a ``text`` value is its UTF-8 bytes, which is what the file writer wants."""
     raw = connection.connection
     assert raw is not None
-    unpack_i = _I.unpack_from
     with raw.cursor() as cur, cur.copy(f"COPY ({_SELECT_LINES}) TO STDOUT (FORMAT binary)", (code,)) as copy:
-        buf = b""
-        pos = 0
-        started = done = False
-        for data in copy:  # read to the end (the COPY must finish before the next statement)
-            if done:
-                continue
-            buf = buf[pos:] + bytes(data) if pos < len(buf) else bytes(data)
-            pos = 0
-            n = len(buf)
-            if not started:
-                if n < _PG_HEADER:
-                    continue
-                pos = _PG_HEADER + unpack_i(buf, 15)[0]
-                started = True
-            while pos + 2 <= n:
-                count = _H.unpack_from(buf, pos)[0]
-                if count == -1:  # trailer
-                    done = True
-                    break
-                p = pos + 2
-                fields: list[bytes | None] = []
-                for _ in range(count):
-                    if p + 4 > n:
-                        break
-                    size = unpack_i(buf, p)[0]
-                    p += 4
-                    if size < 0:
-                        fields.append(None)
-                        continue
-                    if p + size > n:
-                        break
-                    fields.append(buf[p : p + size])
-                    p += size
-                if len(fields) < count:
-                    break  # the rest of this row comes with the next message
-                pos = p
-                atena, text, status, hh, order, head, postal, address, katagaki, acode = fields
-                yield (
-                    atena.decode(),  # type: ignore[union-attr]
-                    text,  # type: ignore[misc]
-                    status.decode(),  # type: ignore[union-attr]
-                    hh.decode(),  # type: ignore[union-attr]
-                    None if order is None else unpack_i(order, 0)[0],
-                    head == b"\x01",
-                    _text(postal),
-                    _text(address),
-                    _text(katagaki),
-                    _text(acode),
-                )
+        copy.set_types(_PG_TYPES)
+        yield from copy.rows()
 
 
 def _pg_cursor_lines(code: str) -> Iterator[Stored]:
