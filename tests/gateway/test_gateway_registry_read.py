@@ -13,10 +13,11 @@ import asyncio
 import datetime as dt
 import os
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.utils import timezone
 
 from moyai.gateway.registry import ResidentsReadModel, gateway_actor
@@ -311,3 +312,123 @@ def test_a_read_s_access_log_entry_is_committed_with_the_exchange_s_log_entry_or
         assert (entry.request_id, entry.operation, entry.actor) == (f"{log_id}-1", "resident.view", actor.label)
         assert sorted(AccessLogSubject.objects.filter(log_id=entry.id).values_list("atena_no", flat=True)) == [
             "0000000019", "0000000027"]
+
+
+@pytest.mark.skipif(not PG, reason="psycopg async pool: MOYAI_DB=postgresql")
+@pytest.mark.django_db(transaction=True)  # the pool's connections see only committed rows
+def test_the_read_made_with_the_nonce_equals_the_read_of_its_own_and_is_only_used_once_the_code_checks(
+        flush_as_owner: None, world: World) -> None:
+    """``PgRegistry.remember_and_read``: nonce, 符号 lookup and registry read in one statement.
+
+    For every person of the town the prefetched rows give exactly the read of its own round trip
+    (values, items not held, the access-log entry's subjects) or leave the person to the full
+    rules; a replayed nonce reads nobody; a 符号 row that does not re-derive (slipped into the table) raises
+    ``CodeError`` before anything is used; history is not prefetched."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from moyai.gateway.domain.codes import CodeError
+    from moyai.gateway.domain.keystore import MemoryKeyStore
+    from moyai.gateway.server.pg import (
+        _PERSON_OF_CODE,
+        _REMEMBER_TRANSLATE_READ,
+        PgCodes,
+        PgNonces,
+        PgRegistry,
+        make_pool,
+    )
+    from moyai.gateway.server.ports import ThreadRegistry
+    from moyai.residents.models import Resident
+
+    families = _town(world)
+    everyone = [a for f in families for a in f]
+    requester, provider = "kenpo-midori", SHUNAN
+    actor = gateway_actor(SHUNAN, requester)
+    today = timezone.localdate()
+    items = frozenset({"resident_record.name", "resident_record.address", "resident_record.household"})
+    with tenant_scope(SHUNAN):
+        person_keys = dict(Resident.objects.filter(atena_no__in=everyone).values_list("atena_no", "resident_code"))
+    keys = MemoryKeyStore()
+    keys.rotate()
+    now = dt.datetime.now(dt.UTC)
+
+    issued: dict[str, str] = {}
+    spare = everyone[3]  # no 符号 issued to the requester: the forged row below names this person
+
+    async def ports(work: Callable[[PgCodes, PgNonces, PgRegistry], Awaitable[Any]]) -> Any:
+        pool = make_pool(connection.settings_dict, min_size=1, max_size=2, deferred_commit=True)
+        await pool.open(wait=True, timeout=10)
+        codes = PgCodes(pool, keys)
+        executor = ThreadPoolExecutor(1)  # the full rules' reads (Django, a connection of its own)
+        registry = PgRegistry(connection.settings_dict, ThreadRegistry(ResidentsReadModel(), executor))
+        try:
+            return await work(codes, PgNonces(pool, dt.timedelta(minutes=5), codes=codes), registry)
+        finally:
+            await registry.close()
+            await pool.close()
+            executor.submit(connections.close_all).result()
+            executor.shutdown()
+
+    async def reads(codes: PgCodes, nonces: PgNonces, registry: PgRegistry) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if True:
+            issued.update({a: await codes.code_for(requester, str(person_keys[a])) for a in everyone if a != spare})
+            for a in issued:
+                fresh, translated, prefetched = await registry.remember_and_read(
+                    nonces, requester, f"n-{a}", now, issued[a], provider, SHUNAN, items, today)
+                person_key, _ = translated()
+                assert fresh and person_key == person_keys[a] and prefetched is not None
+                with_rows = await registry.read_deferred(SHUNAN, str(person_key), items, today, actor, "比較",
+                                                         f"pre-{a}", prefetched=prefetched)
+                own = await registry.read_deferred(SHUNAN, str(person_key), items, today, actor, "比較", f"own-{a}")
+                out[a] = (with_rows, own)
+            # the same nonce again: refused as a replay, nobody read
+            fresh, _, prefetched = await registry.remember_and_read(
+                nonces, requester, f"n-{everyone[0]}", now, issued[everyone[0]], provider, SHUNAN, items, today)
+            out["replayed"] = (fresh, prefetched)
+            # … and the statement itself read nobody for it (not merely dropped by the caller)
+            sql, params = selectors.exchange_record_statement(SHUNAN, _PERSON_OF_CODE, [SHUNAN], today)
+            async with (await registry._pool(SHUNAN)).connection() as conn:
+                cur = await conn.execute(_REMEMBER_TRANSLATE_READ.format(registry=sql), [
+                    requester, f"n-{everyone[0]}", now, requester, issued[everyone[0]], provider, *params])
+                out["replayed rows"] = [r[0] for r in await cur.fetchall()]
+            # 異動履歴 is never prefetched (the full rules read it)
+            fresh, _, prefetched = await registry.remember_and_read(
+                nonces, requester, "n-history", now, issued[everyone[0]], provider, SHUNAN,
+                items | {"resident_record.move_history"}, today)
+            out["history"] = (fresh, prefetched)
+        return out
+
+    async def altered(codes: PgCodes, nonces: PgNonces, registry: PgRegistry) -> Any:
+        # a row slipped into the 符号 table: a well-formed 符号 (derived for another organisation)
+        # said to be the requester's for the spare person
+        forged = codes._derive.compute(keys.current().id, "other-org", str(person_keys[spare]))
+        async with codes.pool.connection() as conn:
+            await conn.execute("INSERT INTO gateway_code (org_id, code, person_key, issued_at) VALUES (%s, %s, %s, %s)",
+                               [requester, forged, str(person_keys[spare]), now])
+        fresh, translated, prefetched = await registry.remember_and_read(
+            nonces, requester, "n-altered", now, forged, provider, SHUNAN, items, today)
+        try:
+            translated()
+        except CodeError:
+            return fresh, prefetched is not None and prefetched.person_key == person_keys[spare]
+        return "no error"
+
+    out = asyncio.run(ports(reads))
+    out["altered"] = asyncio.run(ports(altered))
+    assert out.pop("replayed") == (False, None)
+    assert out.pop("replayed rows") == ["n"]
+    assert out.pop("history") == (True, None)
+    assert out.pop("altered") == (True, True)  # read in the statement, refused by the check, never used
+    deferred = set(families[4]) | {families[5][0]} | set(families[6])  # 支援措置, 抑止: the full rules
+    for a, ((read_pre, pending_pre), (read_own, pending_own)) in out.items():
+        assert read_pre == read_own, a
+        if a in deferred:
+            assert pending_pre is None and pending_own is None  # logged by the full rules themselves
+        else:
+            assert pending_pre is not None and pending_own is not None
+            assert (pending_pre.atena, pending_pre.entry.request_id) == (pending_own.atena, f"pre-{a}")
+            assert pending_pre.entry.detail == pending_own.entry.detail
+    # only the full rules' reads were stored here (the deferred entries are stored by the group commit)
+    with tenant_scope(SHUNAN):
+        stored = set(AccessLog.objects.filter(request_id__startswith="pre-").values_list("request_id", flat=True))
+    assert stored <= {f"pre-{a}" for a in deferred}

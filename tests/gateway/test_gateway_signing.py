@@ -1,10 +1,8 @@
-"""Checkpoint signatures: HMAC-SHA256 always, Ed25519 when ``cryptography`` is installed (pure)."""
+"""Checkpoint and message signatures: HMAC-SHA256 always, Ed25519 through PyNaCl (pure)."""
 
 from __future__ import annotations
 
 import datetime as dt
-
-import pytest
 
 from moyai.gateway.domain.keystore import Key, MemoryKeyStore
 from moyai.gateway.domain.log import Checkpoint, LogEntry, LogWriter, body_digest, verify
@@ -54,7 +52,6 @@ def _log(signer: Signer, n: int = 5) -> tuple[list[LogEntry], list[Checkpoint]]:
 
 
 def test_ed25519_checkpoints_verify_with_the_public_key_alone() -> None:
-    pytest.importorskip("cryptography")
     from moyai.gateway.domain.signing import Ed25519Signer
 
     signer = Ed25519Signer(KEY)
@@ -74,3 +71,29 @@ def test_public_key_verifier_without_cryptography_refuses() -> None:
     verifier = PublicKeyVerifier({"k0001": b"\x00" * 32})
     assert not verifier.verify("k0001", HS256, b"x", b"y")
     assert not verifier.verify("k0002", ED25519, b"x", b"y")
+
+
+def test_ed25519_through_libsodium_equals_openssl_for_the_same_seed() -> None:
+    """PyNaCl signs and verifies (the hot path); the certificates and keys outside it use
+    ``cryptography`` (OpenSSL). Ed25519 is deterministic: same seed, same public key, same
+    signatures, and each verifies the other's."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from moyai.gateway.domain.signing import Ed25519Signer, _verify_ed25519
+
+    ours = Ed25519Signer(KEY)
+    openssl = ed25519.Ed25519PrivateKey.from_private_bytes(KEY.material[:32])
+    raw = openssl.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    assert ours.public_key() == raw
+    for message in (b"", b"header.payload", "符号".encode() * 200):
+        signature = ours.sign(message)
+        assert len(signature) == 64
+        assert signature == openssl.sign(message)
+        openssl.public_key().verify(signature, message)  # raises if not
+        assert _verify_ed25519(raw, message, signature)
+        assert not _verify_ed25519(raw, message + b"!", signature)
+        assert not _verify_ed25519(raw, message, bytes([signature[0] ^ 1]) + signature[1:])
+        assert not _verify_ed25519(raw, message, signature[:63])  # truncated
+        assert not _verify_ed25519(raw[:31], message, signature)  # not a key
+        assert not _verify_ed25519(Ed25519Signer(Key("k0002", bytes(32))).public_key(), message, signature)

@@ -39,7 +39,7 @@ def test_entries_stored_by_one_statement_equal_those_record_stores(world: World)
                                    individual_number=i == 0, detail={"n": i, "名": "テスト"}, request_id=f"batch-{i}")
                    for i, s in enumerate(subjects)]
         sql, params = audit.entries_statement(pending)
-        with connection.cursor() as cur:
+        with connection.cursor(), connection.connection.cursor() as cur:  # psycopg's own: binary arrays
             cur.execute(sql, params)
         one = _stored([f"one-{i}" for i in range(3)])
         batch = _stored([f"batch-{i}" for i in range(3)])
@@ -56,6 +56,7 @@ def test_one_statement_holds_one_tenant_and_row_level_security_checks_it(world: 
         audit.entries_statement([shunan, kudamatsu])
     sql, params = audit.entries_statement([kudamatsu])
     with tenant_scope(SHUNAN):
-        with pytest.raises(Exception, match="row-level security"), transaction.atomic(), connection.cursor() as cur:
+        with pytest.raises(Exception, match="row-level security"), transaction.atomic(), \
+                connection.cursor(), connection.connection.cursor() as cur:
             cur.execute(sql, params)  # 下松市's entry while 周南市 is in scope
         assert not AccessLog.objects.filter(request_id="x-2").exists()

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -19,7 +20,7 @@ from moyai.platform.codes.wareki import JpDateError, parse_date_query
 from moyai.platform.db.lookups import PREFIX_END
 from moyai.platform.identity.services import Principal
 
-from .domain.model import HistoryRow, PersonState, history_rows, replay
+from .domain.model import HistoryRow, PersonState, history_rows, replay, state_from_dict
 from .domain.search_keys import address_key, fuzzy_kana_key, is_kana_query, kana_key, name_key, query_terms
 from .domain.suppression import (
     IssuanceDecision,
@@ -738,7 +739,7 @@ def exchange_records(actor: Principal, atena_nos: list[str] | tuple[str, ...], *
                     [tenant, *wanted, tenant, *wanted, tenant, MeasureStatus.ENDED, tenant, *wanted, tenant, on])
         for src, atena_no, value in cur.fetchall():
             if src == "r":
-                rows[atena_no] = PersonState(**(json.loads(value) if isinstance(value, str | bytes) else value))
+                rows[atena_no] = state_from_dict(json.loads(value) if isinstance(value, str | bytes) else value)
             else:
                 stale |= src == "p"
                 flagged.add(atena_no)
@@ -810,6 +811,59 @@ class ExchangeRead:
     access_log: tuple[AccessLog, list[str]] | None = None
 
 
+#: the indexed 住民票コード lookup that :func:`exchange_record_async` puts in the statement as its person list
+_BY_RESIDENT_CODE: Final = "SELECT atena_no FROM residents_resident WHERE tenant_code = %s AND resident_code = %s"
+
+
+def exchange_needs_full_rules(on: dt.date, *, with_history: bool = False) -> bool:
+    """Whether an exchange read as of ``on`` can only be answered by :func:`exchange_records`
+    (a past date, or 異動履歴 asked): then :func:`exchange_record_async` reads nothing."""
+    return with_history or on < _today()
+
+
+def exchange_record_statement(tenant_code: str, lookup: str, lookup_params: Sequence[Any],
+                              on: dt.date) -> tuple[str, list[Any]]:
+    """:func:`exchange_records`' statement with ``lookup`` (a ``SELECT atena_no …`` of at most one
+    person, ``%s`` placeholders, ``lookup_params``) as its person list: rows (source, 宛名番号,
+    state) for :func:`exchange_read_rows`. For a caller that puts it inside a statement of its own
+    (the gateway: with the nonce and the 符号 lookup, one round trip)."""
+    from .domain.suppression import MeasureStatus
+
+    by = list(lookup_params)
+    return _EXCHANGE_SQL.format(marks=lookup), [tenant_code, *by, tenant_code, *by, tenant_code, MeasureStatus.ENDED,
+                                                tenant_code, *by, tenant_code, on]
+
+
+def exchange_read_rows(rows: Iterable[Sequence[Any]], tenant_code: str, resident_code: str, *, on: dt.date,
+                       actor: Principal, purpose: str, request_id: str) -> ExchangeRead:
+    """What the rows of :func:`exchange_record_statement` say of the person with this 住民票コード:
+    not found, ``full_rules`` (支援措置, 抑止, a stale projection, not one person), or the record
+    and its 世帯's members with the ``resident.view`` access-log entry to store (``access_log``,
+    not stored here) before anything read is released."""
+    import json
+
+    states: dict[str, PersonState] = {}
+    flagged = False
+    for src, atena_no, value in rows:
+        if src == "r":
+            states[atena_no] = state_from_dict(json.loads(value) if isinstance(value, str | bytes) else value)
+        else:
+            flagged = True
+    persons = [p for p in states.values() if p.resident_code == resident_code]
+    if not states:
+        return ExchangeRead(False)
+    if flagged or len(persons) != 1:
+        return ExchangeRead(True, full_rules=True)  # 支援措置, 抑止, a stale projection …: the full rules decide
+    s = persons[0]
+    members = sorted((m for m in states.values() if m.is_resident and m.household_no == s.household_no),
+                     key=_household_order) if s.household_no and s.is_resident else []
+    entry, atena = audit.new_entry(actor, "resident.view", [s.atena_no, *[m.atena_no for m in members]],
+                                   tenant_code=tenant_code, purpose=purpose,
+                                   individual_number=bool(s.individual_number),
+                                   detail={"as_of": on.isoformat(), "recorded_at": None}, request_id=request_id)
+    return ExchangeRead(True, ExchangeRecord(s, members), access_log=(entry, atena))
+
+
 async def exchange_record_async(conn: Any, tenant_code: str, resident_code: str, *, on: dt.date,
                                 actor: Principal, purpose: str, request_id: str,
                                 with_history: bool = False, bound: bool = False,
@@ -834,15 +888,11 @@ async def exchange_record_async(conn: Any, tenant_code: str, resident_code: str,
     (``access_log``) for the caller to store in its own transaction before it releases anything
     read — the gateway stores it with the exchange's log entry, in the same commit. One round trip.
     """
-    import json
-
     from moyai.platform.tenancy.scope import GUC
-
-    from .domain.suppression import MeasureStatus
 
     if not resident_code:
         return ExchangeRead(False)
-    if with_history or on < _today():
+    if exchange_needs_full_rules(on, with_history=with_history):
         return ExchangeRead(True, full_rules=True)
     # No pipeline: psycopg's asynchronous wait polls the socket in a loop while a pipeline waits
     # for its results, holding the event loop (docs/performance.md). Unbound: three round trips —
@@ -853,39 +903,21 @@ async def exchange_record_async(conn: Any, tenant_code: str, resident_code: str,
     from psycopg import AsyncClientCursor, sql
     from psycopg.pq import TransactionStatus
 
-    lookup = "SELECT atena_no FROM residents_resident WHERE tenant_code = %s AND resident_code = %s"
-    by_code = [tenant_code, resident_code]
     if not bound:
         await conn.execute(sql.SQL("BEGIN; SELECT set_config({}, {}, true)").format(sql.Literal(GUC),
                                                                                   sql.Literal(tenant_code)))
     try:
-        cur = await conn.execute(_EXCHANGE_SQL.format(marks=lookup),
-                                 [tenant_code, *by_code, tenant_code, *by_code, tenant_code, MeasureStatus.ENDED,
-                                  tenant_code, *by_code, tenant_code, on])
-        states: dict[str, PersonState] = {}
-        flagged = False
-        for src, atena_no, value in await cur.fetchall():
-            if src == "r":
-                states[atena_no] = PersonState(**(json.loads(value) if isinstance(value, str | bytes) else value))
-            else:
-                flagged = True
-        persons = [p for p in states.values() if p.resident_code == resident_code]
-        if not states or flagged or len(persons) != 1:
+        cur = await conn.execute(*exchange_record_statement(tenant_code, _BY_RESIDENT_CODE,
+                                                            [tenant_code, resident_code], on))
+        read = exchange_read_rows(await cur.fetchall(), tenant_code, resident_code, on=on, actor=actor,
+                                  purpose=purpose, request_id=request_id)
+        if read.access_log is None:
             if not bound:
                 await conn.execute("ROLLBACK")  # nothing was read for the caller: nothing to log
-            if not states:
-                return ExchangeRead(False)
-            return ExchangeRead(True, full_rules=True)  # 支援措置, 抑止, a stale projection …: the full rules decide
-        s = persons[0]
-        a = s.atena_no
-        members = sorted((m for m in states.values() if m.is_resident and m.household_no == s.household_no),
-                         key=_household_order) if s.household_no and s.is_resident else []
-        entry, atena = audit.new_entry(actor, "resident.view", [a, *[m.atena_no for m in members]],
-                                       tenant_code=tenant_code, purpose=purpose,
-                                       individual_number=bool(s.individual_number),
-                                       detail={"as_of": on.isoformat(), "recorded_at": None}, request_id=request_id)
+            return read
         if defer_log and bound:
-            return ExchangeRead(True, ExchangeRecord(s, members), access_log=(entry, atena))
+            return read
+        entry, atena = read.access_log
         ((statement, params),) = audit.entry_statements("postgresql", entry, atena)
         if bound:
             await conn.execute(statement, params)
@@ -896,4 +928,4 @@ async def exchange_record_async(conn: Any, tenant_code: str, resident_code: str,
         if not bound and not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
             await conn.execute("ROLLBACK")
         raise
-    return ExchangeRead(True, ExchangeRecord(s, members))
+    return ExchangeRead(True, read.record)

@@ -5,7 +5,7 @@
 - :mod:`.keystore` — keys outside the database, with ids and rotation
 - :mod:`.codes` — 符号: per-organisation pseudonymous codes derived with a keyed function
 - :mod:`.canonical` — the canonical JSON encoding that is hashed and signed
-- :mod:`.signing` — checkpoint signatures (HMAC-SHA256 now, Ed25519 when ``cryptography`` is installed)
+- :mod:`.signing` — checkpoint and message signatures (Ed25519 through PyNaCl; HMAC-SHA256 without it)
 - :mod:`.merkle` — RFC 6962 Merkle tree hashes and inclusion proofs
 - :mod:`.log` — the hash-chained exchange log with signed checkpoints and its verifier
 - :mod:`.message` — the canonical request and response of an exchange

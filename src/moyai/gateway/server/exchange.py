@@ -270,27 +270,43 @@ class GatewayService:
             return await refuse(RefusalCode.EXPIRED,
                                 f"照会の時刻 {request.timestamp} がゲートウェイの時刻 {format_time(now)} から"
                                 f"{int(self.window.total_seconds())}秒以上ずれています（期限切れ）")
-        # The nonce and, where the port offers it, the 符号 lookup in one round trip (checked later,
-        # only if the message gets that far).
+        requester = self.directory.organisation(request.requester)
+        provider = self.directory.organisation(request.provider)
+        today = now.astimezone(JST).date()
+        # Decided here, acted on after the nonce (a replay is refused as a replay first), so that
+        # an allowed exchange answered by this data centre can have its registry read in the same
+        # round trip as its nonce and 符号 lookup (PgRegistry.remember_and_read).
+        decision = None if requester is None or provider is None else \
+            self.table.authorise(requester.kind, request.affair, provider.kind, request.items, today)
+        items: frozenset[str] = frozenset()
+        if decision is not None and decision.allowed:
+            items, _ = self.directory.expand_items(request.items)
+        answered_here = decision is not None and decision.allowed and provider is not None \
+            and provider.tenant_code is not None and provider.data_centre == self.data_centre
+        # The nonce and, where the ports offer it, the 符号 lookup (and the registry read) in one
+        # round trip; the looked-up row is checked only if the message gets that far.
+        with_read = getattr(self.registry, "remember_and_read", None)
         both = getattr(self.nonces, "remember_and_translate", None)
         translated: Callable[[], tuple[str | None, str | None]] | None = None
-        if both is not None:
+        prefetched: Any = None
+        if answered_here and with_read is not None and both is not None:
+            assert provider is not None and provider.tenant_code is not None
+            fresh, translated, prefetched = await with_read(self.nonces, request.requester, request.nonce, now,
+                                                            request.subject, request.provider, provider.tenant_code,
+                                                            items, today)
+        elif both is not None:
             fresh, translated = await both(request.requester, request.nonce, now, request.subject, request.provider)
         else:
             fresh = await self.nonces.remember(request.requester, request.nonce, now)
         if not fresh:
             return await refuse(RefusalCode.REPLAYED, f"ノンス {request.nonce} はすでに使われています（再送攻撃の可能性）")
-        requester = self.directory.organisation(request.requester)
-        provider = self.directory.organisation(request.provider)
         if requester is None:
             return await refuse(RefusalCode.UNKNOWN_REQUESTER, f"照会者 {request.requester} は登録されていません")
         if provider is None:
             return await refuse(RefusalCode.UNKNOWN_PROVIDER, f"提供者 {request.provider} は登録されていません")
-        today = now.astimezone(JST).date()
-        decision = self.table.authorise(requester.kind, request.affair, provider.kind, request.items, today)
+        assert decision is not None
         if not decision.allowed:
             return await refuse(decision.code, decision.reason_ja, decision.basis_id)
-        items, _ = self.directory.expand_items(request.items)
         granted = tuple(sorted(items))
         if provider.tenant_code is not None and provider.data_centre != self.data_centre and not relayed \
                 and self.forwarder is not None and self.forwarder.serves(provider.data_centre):
@@ -300,12 +316,13 @@ class GatewayService:
                                 f"提供者 {provider.name_ja}（{provider.id}）はこのデータセンター（{self.data_centre}）の"
                                 "団体ではありません", decision.basis_id, granted)
         return await self._answer(raw, request, requester, provider, decision, items, granted, today, wire,
-                                  translated)
+                                  translated, prefetched)
 
     async def _answer(self, raw: bytes, request: ExchangeRequest, requester: Organisation, provider: Organisation,
                       decision: Decision, items: frozenset[str], granted: tuple[str, ...],
                       today: dt.date, wire: Wire | None,
-                      translated: Callable[[], tuple[str | None, str | None]] | None = None) -> HttpReply:
+                      translated: Callable[[], tuple[str | None, str | None]] | None = None,
+                      prefetched: Any = None) -> HttpReply:
         assert provider.tenant_code is not None
         disclose_after = today + dt.timedelta(days=decision.secrecy_days) if decision.secrecy_days else None
 
@@ -341,8 +358,9 @@ class GatewayService:
         access: PendingAccess | None = None
         actor = gateway_actor(provider.tenant_code, requester.id)
         if deferred is not None:
+            extra = {} if prefetched is None else {"prefetched": prefetched}
             (found, values, not_held), access = await deferred(provider.tenant_code, person_key, items, today, actor,
-                                                               purpose, request.message_id)
+                                                               purpose, request.message_id, **extra)
         else:
             found, values, not_held = await self.registry.read(provider.tenant_code, person_key, items, today, actor,
                                                                purpose, request.message_id)

@@ -118,17 +118,21 @@ def entry_statements(vendor: str, entry: AccessLog, atena: Sequence[str], *, at:
 
 #: :func:`entries_statement`: many entries and all their subjects of one 団体, one statement
 _ENTRIES_SQL: Final = (
-    f"WITH l AS (INSERT INTO audit_accesslog ({_LOG_COLUMNS}) SELECT * FROM unnest(%s::text[], %s::bigint[], "
-    "%s::timestamptz[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
-    "%s::integer[], %s::boolean[], %s::jsonb[])) "
+    f"WITH l AS (INSERT INTO audit_accesslog ({_LOG_COLUMNS}) SELECT * FROM unnest(%b::text[], %b::bigint[], "
+    "%b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], "
+    "%b::integer[], %b::boolean[], %b::jsonb[])) "
     "INSERT INTO audit_accesslogsubject (tenant_code, atena_no, log_id, at) "
-    "SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::timestamptz[])")
+    "SELECT * FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::timestamptz[])")
 
 
 def entries_statement(entries: Sequence[tuple[AccessLog, Sequence[str]]]) -> tuple[str, list[Any]]:
     """PostgreSQL: the SQL that stores these entries and their subjects, all of one 団体 (the one in
     scope on the connection: row-level security checks each row), as one statement whatever their
     number (one array per column). Each ``atena`` sorted and unique, ``subject_count`` its length.
+
+    The arrays are sent in binary (``%b`` marks, so a psycopg cursor with server-side binding,
+    not Django's client-side one): psycopg dumps a text array element by element through a regular
+    expression (about 65 µs per row of a dozen columns, measured), a binary one without it.
     """
     tenants = {e.tenant_id for e, _ in entries}
     if len(tenants) != 1:
