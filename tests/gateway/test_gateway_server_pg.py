@@ -82,6 +82,47 @@ def test_concurrent_appends_are_committed_in_groups_and_the_log_verifies(log_key
     assert (result.entries_checked, result.unanchored) == (50, 0)
 
 
+def test_a_failed_checkpoint_rolls_back_to_its_savepoint_and_the_group_s_entries_stand(
+        log_keys: MemoryKeyStore) -> None:
+    """The group's transaction is begun by hand (with the lock, one round trip); the checkpoint
+    inside it is a savepoint: when it fails, the entries are still committed, and the next group
+    makes the checkpoint."""
+    from moyai.gateway.server.pg import GroupCommitLog
+
+    log_id = f"t-{secrets.token_hex(4)}"
+
+    class CheckpointFailsOnce(GroupCommitLog):
+        """The first checkpoint meets an error of the database (the transaction is aborted)."""
+
+        failed = False
+
+        async def _close_batches(self, conn: Any, **kwargs: Any) -> tuple[int, int]:
+            if not self.failed:
+                self.failed = True
+                await conn.execute("SELECT 1 / 0")
+            return await super()._close_batches(conn, **kwargs)
+
+    async def body(pool: Any) -> tuple[list[int], int]:
+        writer = CheckpointFailsOnce(pool, log_id, Ed25519Signer(log_keys.current()), batch_size=4)
+        first = [await writer.append(**fields(i)) for i in range(4)]  # the 4th closes batch 0: fails
+        async with pool.connection() as conn:
+            cur = await conn.execute("SELECT count(*) FROM gateway_checkpoint WHERE log_id = %s", [log_id])
+            stored_before = (await cur.fetchone())[0]
+        second = [await writer.append(**fields(i)) for i in range(4, 6)]  # the next group makes it
+        await writer.close()
+        return [e.seq for e in first + second], stored_before
+
+    seqs, stored_before = run(with_pool(body))
+    batches = list(GatewayCheckpoint.objects.filter(log_id=log_id).order_by("batch").values_list("batch", flat=True))
+    assert seqs == list(range(6))
+    assert stored_before == 0
+    assert batches == [0]
+    assert GatewayLogEntry.objects.filter(log_id=log_id).count() == 6
+    result = verify_stored_log(log_id, KeyStoreVerifier(log_keys))
+    assert result.ok, result.reason_ja
+    assert (result.entries_checked, result.unanchored) == (6, 2)
+
+
 def test_the_synchronous_store_and_the_group_commit_writer_continue_one_chain(log_keys: MemoryKeyStore) -> None:
     """``/soap`` (LogStore, ORM) and ``/exchange`` (GroupCommitLog) append to the same log."""
     from moyai.gateway.server.pg import GroupCommitLog

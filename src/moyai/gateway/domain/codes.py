@@ -27,7 +27,6 @@ resolves an organisation's code back to the person; the mapping lives in a :clas
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import re
 from dataclasses import dataclass
@@ -69,7 +68,7 @@ def derive_code(key: bytes, org_id: str, person_key: str) -> str:
     if not org_id or not person_key:
         raise ValueError("団体と本人の識別子が必要です")
     message = DOMAIN + b"\x00" + _length_prefixed(org_id) + _length_prefixed(person_key)
-    digest = hmac.new(key, message, hashlib.sha256).digest()[:DIGEST_BYTES]
+    digest = hmac.digest(key, message, "sha256")[:DIGEST_BYTES]  # one-shot (OpenSSL), as hmac.new(…).digest()
     return base64.b32encode(digest).decode("ascii").lower()
 
 

@@ -210,8 +210,8 @@ class GatewayService:
         except jws.JwsError as exc:
             return await self.refuse_unauthenticated(body, _claimed(jws.unverified_payload(body)),
                                                      RefusalCode.FORGED, exc.reason_ja)
-        claimed = _claimed(verified.payload)
         if client_subject is None or (client_subject != verified.org_id and client_subject not in self.relays):
+            claimed = _claimed(verified.payload)  # read again only for a refusal's log entry
             log.warning("クライアント証明書 %s と署名者 %s が一致しません", client_subject, verified.org_id)
             return await self.refuse_unauthenticated(
                 body, Claimed(verified.org_id, claimed.provider, claimed.affair, claimed.items, claimed.message_id),
@@ -220,6 +220,7 @@ class GatewayService:
         try:
             request = ExchangeRequest.from_bytes(verified.payload)
         except MessageError as exc:
+            claimed = _claimed(verified.payload)
             return await self.refuse_unauthenticated(
                 body, Claimed(verified.org_id, claimed.provider, claimed.affair, claimed.items, claimed.message_id),
                 RefusalCode.MALFORMED, f"照会の形式が正しくありません: {exc}")

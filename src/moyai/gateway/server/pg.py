@@ -29,6 +29,7 @@ from typing import Any, Final
 
 from psycopg import AsyncConnection
 from psycopg.errors import Error as PsycopgError
+from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 
 from moyai.platform.audit import services as audit
@@ -59,6 +60,11 @@ _REMEMBER_AND_TRANSLATE: Final = (
     "SELECT EXISTS (SELECT 1 FROM n), f.person_key, (SELECT t.code FROM gateway_code t WHERE t.org_id = %s "
     "AND t.person_key = f.person_key) FROM (SELECT 1) AS one LEFT JOIN gateway_code f "
     "ON f.org_id = %s AND f.code = %s")
+
+#: the chain head of a log, with the first 団体's scope set for the transaction (the access-log entries'
+#: row-level security) in the same round trip; one row even when the log is empty
+_HEAD: Final = ("SELECT l.seq, l.entry_hash, set_config(%s, %s, true) FROM (SELECT 1) AS one LEFT JOIN ("
+                "SELECT seq, entry_hash FROM gateway_logentry WHERE log_id = %s ORDER BY seq DESC LIMIT 1) AS l ON true")
 
 #: the nonce insert, the 符号 lookup and the registry read in one statement, on the provider 団体's
 #: bound pool (:meth:`PgRegistry.remember_and_read`): the residents' statement
@@ -260,6 +266,9 @@ class Prefetched:
 
     person_key: str
     rows: list[tuple[Any, ...]]
+    #: what the read was made for (checked against the fast path there): used only for the same
+    items: frozenset[str]
+    on: dt.date
 
 
 class PgRegistry:
@@ -356,7 +365,7 @@ class PgRegistry:
         assert len(head) == 1  # one row, whatever the lookup finds
         _, person_key, (inserted, existing) = head[0]
         fresh = int(inserted) == 1
-        prefetched = Prefetched(str(person_key), [r for r in rows if r[0] != "n"]) \
+        prefetched = Prefetched(str(person_key), [r for r in rows if r[0] != "n"], items, on) \
             if fresh and person_key is not None else None
         return fresh, lambda: codes.checked(requester, code, person_key, existing), prefetched
 
@@ -366,7 +375,7 @@ class PgRegistry:
         held = {i for i in items if i.startswith(RESIDENT_RECORD)}
         if held:
             if prefetched is not None and defer_log and prefetched.person_key == person_key \
-                    and self._fast_path(items, on):
+                    and prefetched.items == items and prefetched.on == on:
                 read = selectors.exchange_read_rows(prefetched.rows, tenant_code, person_key, on=on, actor=actor,
                                                     purpose=purpose, request_id=request_id)
             else:
@@ -400,6 +409,7 @@ class GroupCommitLog:
         self.batch_size = batch_size
         self.clock = clock
         self.max_group = max_group
+        self._lock = _lock_key(log_id)
         self._queue: list[tuple[dict[str, Any], asyncio.Future[LogEntry]]] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -463,53 +473,68 @@ class GroupCommitLog:
     async def _write(self, group: list[dict[str, Any]]) -> list[LogEntry | LogUnavailable]:
         results: list[LogEntry | LogUnavailable] = []
         checkpointed_end: int | None = None
-        async with self.pool.connection() as conn, conn.transaction():
-            # The lock, then the chain head (a statement of its own: its snapshot must be taken
-            # after the lock is held). No pipeline: psycopg's asynchronous wait polls the socket
-            # in a loop while a pipeline waits, holding the event loop (docs/performance.md).
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(self.log_id)])
-            cur = await conn.execute("SELECT seq, entry_hash FROM gateway_logentry WHERE log_id = %s "
-                                     "ORDER BY seq DESC LIMIT 1", [self.log_id])
-            last = await cur.fetchone()
-            writer = LogWriter(self.log_id, self.signer, batch_size=self.batch_size, clock=self.clock)
-            if last is not None:
-                writer.next_seq, writer.head = int(last[0]) + 1, str(last[1])
-            rows = []
-            accesses: dict[str, list[tuple[AccessLog, list[str]]]] = {}
-            for queued in group:
-                fields = dict(queued)
-                access: PendingAccess | None = fields.pop("access", None)
-                try:
-                    entry = writer.prepare(**fields)
-                except (LogFormatError, ValueError) as exc:
-                    results.append(LogUnavailable(type(exc).__name__))
-                    continue
-                writer.next_seq, writer.head = entry.seq + 1, entry.entry_hash
-                results.append(entry)
-                if access is not None:
-                    accesses.setdefault(access.tenant_code, []).append((access.entry, access.atena))
-                rows.append((self.log_id, entry.seq, entry.timestamp, entry.requester, entry.provider, entry.affair,
-                             entry.subject, entry.outcome,
-                             dt.date.fromisoformat(entry.disclose_after) if entry.disclose_after else None,
-                             entry.prev_hash, entry.entry_hash, entry.canonical().decode("utf-8")))
-            if rows:
-                # one statement, not executemany (which pipelines)
-                await conn.execute(_INSERT_ENTRIES, [list(column) for column in zip(*rows, strict=True)])
-                # the access-log entries of the registry reads answered by these entries, per 団体 in
-                # its scope (row-level security), in the same commit
-                for tenant_code, entries in accesses.items():
-                    await conn.execute("SELECT set_config(%s, %s, true)", [GUC, tenant_code])
-                    await conn.execute(*audit.entries_statement(entries))
-                # A full batch can only be pending when the head is a batch past the end of the
-                # last checkpoint this process knows of (never ahead of the stored one).
-                if writer.next_seq - self._checkpointed_end >= self.batch_size:
+        # The 団体 of the registry reads' access-log entries, the first one's scope set with the
+        # chain head (one round trip fewer), the others before their statement.
+        tenants = list(dict.fromkeys(f["access"].tenant_code for f in group if f.get("access") is not None))
+        async with self.pool.connection() as conn:
+            # BEGIN and the lock as one simple query (the key is this log's constant), then the chain
+            # head (a statement of its own: its snapshot must be taken after the lock is held). No
+            # pipeline: psycopg's asynchronous wait polls the socket in a loop while a pipeline
+            # waits, holding the event loop (docs/performance.md).
+            await conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({int(self._lock)})".encode("ascii"))
+            try:
+                cur = await conn.execute(_HEAD, [GUC, tenants[0] if tenants else "", self.log_id])
+                last = await cur.fetchone()
+                writer = LogWriter(self.log_id, self.signer, batch_size=self.batch_size, clock=self.clock)
+                if last is not None and last[0] is not None:
+                    writer.next_seq, writer.head = int(last[0]) + 1, str(last[1])
+                rows = []
+                accesses: dict[str, list[tuple[AccessLog, list[str]]]] = {t: [] for t in tenants}
+                for queued in group:
+                    fields = dict(queued)
+                    access: PendingAccess | None = fields.pop("access", None)
                     try:
-                        async with conn.transaction():
-                            _, checkpointed_end = await self._close_batches(
-                                conn, partial=False, head_seq=writer.next_seq,
-                                fresh={r.seq: r for r in results if isinstance(r, LogEntry)})
-                    except Exception:  # the entries stand; the next group (or checkpoint_now) retries
-                        log.exception("チェックポイントを作成できませんでした（ログ %s）", self.log_id)
+                        entry = writer.prepare(**fields)
+                    except (LogFormatError, ValueError) as exc:
+                        results.append(LogUnavailable(type(exc).__name__))
+                        continue
+                    writer.next_seq, writer.head = entry.seq + 1, entry.entry_hash
+                    results.append(entry)
+                    if access is not None:
+                        accesses[access.tenant_code].append((access.entry, access.atena))
+                    rows.append((self.log_id, entry.seq, entry.timestamp, entry.requester, entry.provider,
+                                 entry.affair, entry.subject, entry.outcome,
+                                 dt.date.fromisoformat(entry.disclose_after) if entry.disclose_after else None,
+                                 entry.prev_hash, entry.entry_hash, entry.canonical().decode("utf-8")))
+                if rows:
+                    # one statement, not executemany (which pipelines)
+                    await conn.execute(_INSERT_ENTRIES, [list(column) for column in zip(*rows, strict=True)])
+                    # the access-log entries of the registry reads answered by these entries, per 団体
+                    # in its scope (row-level security), in the same commit
+                    for i, (tenant_code, entries) in enumerate(accesses.items()):
+                        if not entries:
+                            continue
+                        if i > 0:
+                            await conn.execute("SELECT set_config(%s, %s, true)", [GUC, tenant_code])
+                        await conn.execute(*audit.entries_statement(entries))
+                    # A full batch can only be pending when the head is a batch past the end of the
+                    # last checkpoint this process knows of (never ahead of the stored one).
+                    if writer.next_seq - self._checkpointed_end >= self.batch_size:
+                        try:
+                            async with conn.transaction():  # a savepoint: the transaction is ours
+                                _, checkpointed_end = await self._close_batches(
+                                    conn, partial=False, head_seq=writer.next_seq,
+                                    fresh={r.seq: r for r in results if isinstance(r, LogEntry)})
+                        except Exception:  # the entries stand; the next group (or checkpoint_now) retries
+                            checkpointed_end = None
+                            log.exception("チェックポイントを作成できませんでした（ログ %s）", self.log_id)
+                done = await conn.execute("COMMIT")
+                if done.statusmessage != "COMMIT":  # PostgreSQL ends an aborted transaction with ROLLBACK
+                    raise LogUnavailable(f"transaction ended with {done.statusmessage}")
+            except BaseException:
+                if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+                    await conn.execute("ROLLBACK")
+                raise
         committed = [r for r in results if isinstance(r, LogEntry)]
         if checkpointed_end is not None:  # committed
             self._checkpointed_end = checkpointed_end
