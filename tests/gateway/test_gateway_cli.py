@@ -50,3 +50,15 @@ def test_verify_log_passes_then_names_the_altered_entry(tmp_path: Path) -> None:
     assert bad.exit_code == 1
     assert "2" in bad.output, bad.output
     assert "改ざん" in bad.output or "一致しません" in bad.output or "不整合" in bad.output, bad.output
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--dc", "c"], "データセンター"),
+    (["--dc", "a", "--workers", "0"], "--workers は1以上です（0）"),
+    (["--dc", "a", "--registry-pool-size", "0"], "--registry-pool-size は1以上です（0）"),
+    (["--dc", "a", "--http", "h2"], "--http は auto・httptools・h11"),
+])
+def test_serve_refuses_bad_options_before_starting(tmp_path: Path, args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["gateway", "serve", "--pki", str(tmp_path), *args])
+    assert result.exit_code == 2
+    assert message in result.output

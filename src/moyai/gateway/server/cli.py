@@ -56,6 +56,8 @@ def serve(
     batch_size: Annotated[int, typer.Option(help="チェックポイントのバッチの大きさ")] = 256,
     registry_threads: Annotated[int, typer.Option(help="住民記録の読み取りに使うスレッド数")] = 8,
     pool_size: Annotated[int, typer.Option(help="PostgreSQL の非同期接続プールの最大接続数")] = 16,
+    registry_pool_size: Annotated[int, typer.Option(
+        help="団体ごとの住民記録読み取り用接続プールの最大接続数（照会のあった団体ごと）")] = 8,
     workers: Annotated[int, typer.Option(help="サーバープロセス数（同じポートで待ち受ける）")] = 1,
     http: Annotated[str, typer.Option(help="HTTP パーサー（auto・httptools・h11）")] = "auto",
     loop: Annotated[str, typer.Option(help="イベントループ（auto・uvloop・asyncio）")] = "auto",
@@ -69,6 +71,9 @@ def serve(
         raise typer.Exit(2)
     if workers < 1:
         console.print(f"[red]エラー:[/red] --workers は1以上です（{workers}）")
+        raise typer.Exit(2)
+    if registry_pool_size < 1:
+        console.print(f"[red]エラー:[/red] --registry-pool-size は1以上です（{registry_pool_size}）")
         raise typer.Exit(2)
     peers = _peers(peer or [])
     for other in ("a", "b"):
@@ -84,4 +89,5 @@ def serve(
 
     run(GatewayConfig(dc=dc, pki_dir=str(pki), host=host, port=port or (8441 if dc == "a" else 8442),
                       peers=peers, batch_size=batch_size, registry_threads=registry_threads, pool_size=pool_size,
+                      registry_pool_size=registry_pool_size,
                       workers=workers, http=http, loop=loop))

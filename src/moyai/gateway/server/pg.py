@@ -283,7 +283,7 @@ class PgRegistry:
     to that 団体 (``make_pool(tenant=…)``): no ``BEGIN`` / ``set_config`` / ``COMMIT`` per read.
     """
 
-    def __init__(self, db: Mapping[str, Any], fallback: RegistryPort, *, max_size: int = 4) -> None:
+    def __init__(self, db: Mapping[str, Any], fallback: RegistryPort, *, max_size: int = 8) -> None:
         self.db = db
         self.fallback = fallback
         self.max_size = max_size

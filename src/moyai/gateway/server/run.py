@@ -62,6 +62,8 @@ class GatewayConfig:
     peers: Mapping[str, str] | None = None
     batch_size: int = 256
     pool_size: int = 16
+    #: connections of each hosted 団体's registry pool (opened on its first read)
+    registry_pool_size: int = 8
     registry_threads: int = 8
     keep_alive: int = 5
     #: server processes on the one port (uvicorn workers); each has its own pools and log writer,
@@ -99,7 +101,7 @@ def build_app(config: GatewayConfig) -> GatewayApp:
         group_log = GroupCommitLog(log_pool, log_id, log_signer, batch_size=config.batch_size)
         codes = PgCodes(pool, code_keys)
         nonces, log_port = PgNonces(pool, DEFAULT_WINDOW, codes=codes), group_log
-        pg_registry = PgRegistry(db, registry)
+        pg_registry = PgRegistry(db, registry, max_size=config.registry_pool_size)
         registry = pg_registry
 
         async def open_ports() -> None:
