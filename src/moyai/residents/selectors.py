@@ -808,7 +808,7 @@ class ExchangeRead:
     full_rules: bool = False
     #: ``defer_log``: the ``resident.view`` entry (and its subjects) the caller must store with its
     #: own commit, before anything read is released (``audit.entries_statement``)
-    access_log: tuple[AccessLog, list[str]] | None = None
+    access_log: tuple[audit.PendingEntry, list[str]] | None = None
 
 
 #: the indexed 住民票コード lookup that :func:`exchange_record_async` puts in the statement as its person list

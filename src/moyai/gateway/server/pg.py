@@ -33,7 +33,6 @@ from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 
 from moyai.platform.audit import services as audit
-from moyai.platform.audit.models import AccessLog
 from moyai.platform.identity.services import Principal
 from moyai.platform.tenancy.scope import GUC
 from moyai.residents import selectors
@@ -489,7 +488,7 @@ class GroupCommitLog:
                 if last is not None and last[0] is not None:
                     writer.next_seq, writer.head = int(last[0]) + 1, str(last[1])
                 rows = []
-                accesses: dict[str, list[tuple[AccessLog, list[str]]]] = {t: [] for t in tenants}
+                accesses: dict[str, list[tuple[audit.PendingEntry, list[str]]]] = {t: [] for t in tenants}
                 for queued in group:
                     fields = dict(queued)
                     access: PendingAccess | None = fields.pop("access", None)

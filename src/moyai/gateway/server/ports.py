@@ -25,7 +25,7 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 from django.db import connections
 
 from moyai.platform.audit.context import request_id_var
-from moyai.platform.audit.models import AccessLog
+from moyai.platform.audit.services import PendingEntry
 from moyai.platform.identity.services import Principal
 from moyai.platform.tenancy.scope import tenant_scope
 
@@ -58,7 +58,7 @@ class PendingAccess(NamedTuple):
     """An access-log entry to store with the exchange's log entry (:meth:`PgRegistry.read_deferred`)."""
 
     tenant_code: str
-    entry: AccessLog
+    entry: PendingEntry
     atena: list[str]
 
 

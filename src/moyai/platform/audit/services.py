@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
@@ -11,6 +12,7 @@ from typing import Any, Final, Protocol
 from django.db import connection
 from django.utils import timezone
 
+from moyai.platform.ids import new_id
 from moyai.platform.tenancy.scope import current_tenant_code, tenant_scope
 
 from .context import current_request_id, terminal_var
@@ -41,15 +43,36 @@ def record(
     rather than ``Model.save``/``bulk_create``, whose CPU cost was most of a small read's; the
     returned :class:`AccessLog` is the row as stored (not re-read).
     """
-    entry, atena = new_entry(actor, operation, subjects, tenant_code=current_tenant_code(), purpose=purpose,
-                             outcome=outcome, individual_number=individual_number, detail=detail)
+    pending, atena = new_entry(actor, operation, subjects, tenant_code=current_tenant_code(), purpose=purpose,
+                               outcome=outcome, individual_number=individual_number, detail=detail)
     with connection.cursor() as cur:
-        for sql, params in entry_statements(connection.vendor, entry, atena,
-                                            at=connection.ops.adapt_datetimefield_value(entry.at)):
+        for sql, params in entry_statements(connection.vendor, pending, atena,
+                                            at=connection.ops.adapt_datetimefield_value(pending.at)):
             cur.execute(sql, params)
+    entry = AccessLog(**dataclasses.asdict(pending))
     entry._state.adding = False
     entry._state.db = connection.alias
     return entry
+
+
+@dataclass(slots=True)
+class PendingEntry:
+    """An access-log entry not yet stored: the columns of :class:`AccessLog` (same names), without
+    building the model instance (≈ 9 µs of ``Model.__init__``, on the gateway's hot path)."""
+
+    tenant_id: str
+    id: int
+    at: dt.datetime
+    actor: str
+    actor_kind: str
+    operation: str
+    purpose: str
+    outcome: str
+    request_id: str
+    terminal: str
+    subject_count: int
+    individual_number: bool
+    detail: dict[str, Any]
 
 
 def new_entry(
@@ -63,11 +86,12 @@ def new_entry(
     individual_number: bool = False,
     detail: dict[str, Any] | None = None,
     request_id: str | None = None,
-) -> tuple[AccessLog, list[str]]:
+) -> tuple[PendingEntry, list[str]]:
     """An access-log entry not yet stored, and its subjects (sorted, unique), for :func:`entry_statements`."""
     atena = sorted(set(subjects))
-    entry = AccessLog(
+    entry = PendingEntry(
         tenant_id=tenant_code,
+        id=new_id(),
         at=timezone.now(),
         actor=actor.label,
         actor_kind=actor.kind,
@@ -87,7 +111,7 @@ _LOG_COLUMNS = ("tenant_code, id, at, actor, actor_kind, operation, purpose, out
                 "subject_count, individual_number, detail")
 
 
-def entry_statements(vendor: str, entry: AccessLog, atena: Sequence[str], *, at: Any = None) -> list[tuple[str, list[Any]]]:
+def entry_statements(vendor: str, entry: PendingEntry, atena: Sequence[str], *, at: Any = None) -> list[tuple[str, list[Any]]]:
     """The SQL that stores one access-log entry and its subjects (``%s`` placeholders).
 
     For callers that write on their own connection inside the 団体's scope (the gateway's
@@ -125,7 +149,7 @@ _ENTRIES_SQL: Final = (
     "SELECT * FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::timestamptz[])")
 
 
-def entries_statement(entries: Sequence[tuple[AccessLog, Sequence[str]]]) -> tuple[str, list[Any]]:
+def entries_statement(entries: Sequence[tuple[PendingEntry, Sequence[str]]]) -> tuple[str, list[Any]]:
     """PostgreSQL: the SQL that stores these entries and their subjects, all of one 団体 (the one in
     scope on the connection: row-level security checks each row), as one statement whatever their
     number (one array per column). Each ``atena`` sorted and unique, ``subject_count`` its length.
