@@ -178,6 +178,20 @@ def machine_busy_seconds() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+def speed_probe() -> float:
+    """Milliseconds for a fixed pure-Python loop on an idle core (best of three): this virtual machine's
+    cores run the same code at speeds up to ~2x apart from one minute to the next (measured
+    2026-12-07: 0.13–0.27 s for one loop), so every phase prints the probe taken right after it."""
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        total = 0
+        for i in range(500_000):
+            total += i
+        best = min(best, time.perf_counter() - t0)
+    return best * 1000
+
+
 def run_phase(url: str, pki_dir: str, path: str, seconds: float, concurrency: int, procs: int,
               subjects: list[str], org: str, provider: str) -> dict[str, Any]:
     per = max(1, concurrency // procs)
@@ -273,6 +287,7 @@ def main() -> None:
                 results[path]["db_ms"] = ((database_cpu_seconds(dc.db_name) - db0) * 1000 / max(1, results[path]["ok"])
                                           if dc.db_name else None)
                 logged[path] = len(dc.entries()) - before
+                results[path]["probe_ms"] = speed_probe()
         finally:
             dc.stop()
         status, message = dc.verify_log()
@@ -292,7 +307,9 @@ def main() -> None:
               f"bare/this {'  n/a' if bare is None else format(bare / r['per_second'], '5.1f') + 'x'}  server CPU {r['cpu_ms']:5.2f} ms/req "
               f"(= {1000 / r['cpu_ms']:5.0f}/s per core)  load generator CPU {r['client_cpu_ms']:4.2f} ms/req  "
               f"PostgreSQL CPU {'-' if r['db_ms'] is None else format(r['db_ms'], '4.2f')} ms/req  "
-              f"whole machine {r['machine_ms']:4.2f} ms/req  errors {r['errors'] or 0}")
+              f"whole machine {r['machine_ms']:4.2f} ms/req  errors {r['errors'] or 0}  "
+              f"speed probe {r['probe_ms']:4.1f} ms")
+    print("  (speed probe: a fixed pure-Python loop timed right after the phase; lower = the host gave faster cores)")
     for path in ("/exchange", "/exchange?refused"):
         if path in results:
             print(f"  {PHASES[path]}: {logged[path]} log entries for {results[path]['ok']} replies")
