@@ -178,7 +178,10 @@ def serve(config: GatewayConfig) -> None:
               "loop": config.loop,
               "ssl_certfile": str(party.cert), "ssl_keyfile": str(party.tls_key), "ssl_ca_certs": str(pki.ca_cert),
               "ssl_cert_reqs": ssl.CERT_REQUIRED, "timeout_keep_alive": config.keep_alive,
-              "log_level": os.environ.get("MOYAI_GATEWAY_LOG_LEVEL", "warning"), "access_log": False}
+              "log_level": os.environ.get("MOYAI_GATEWAY_LOG_LEVEL", "warning"), "access_log": False,
+              # the gateway faces its peers itself (mutual TLS): no proxy's X-Forwarded-* headers are
+              # to be believed, and uvicorn's middleware for them wrapped every request
+              "proxy_headers": False}
     if config.workers > 1:
         os.environ[CONFIG_ENV] = json.dumps(dataclasses.asdict(config))  # read by .worker.app
         with contextlib.suppress(KeyboardInterrupt):
