@@ -740,7 +740,6 @@ def exchange_records(actor: Principal, atena_nos: list[str] | tuple[str, ...], *
 
     from moyai.platform.tenancy.scope import current_tenant_code
 
-
     wanted = sorted(set(atena_nos))
     if not wanted:
         return {}
