@@ -434,7 +434,6 @@ def test_the_read_made_with_the_nonce_equals_the_read_of_its_own_and_is_only_use
     assert stored <= {f"pre-{a}" for a in deferred}
 
 
-
 @pytest.mark.skipif(os.environ.get("MOYAI_DB") != "postgresql", reason="PostgreSQL's plan")
 def test_the_exchange_statement_reads_the_person_and_household_by_index_not_the_whole_town(world: World) -> None:
     """Each exchange's read touches the person's and their 世帯's rows, not every resident of the

@@ -14,8 +14,9 @@ from tests.fixtures import SHUNAN, World
 
 
 def test_a_pending_entry_has_the_columns_of_the_model() -> None:
-    """A column added to ``AccessLog`` but not to ``PendingEntry`` would be stored with its default
-    by ``record``'s model instance and left out of the gateway's batch: the two lists must agree."""
+    """``PendingEntry`` repeats ``AccessLog``'s columns (the gateway builds no model instance, and
+    ``record`` builds its returned instance from the pending entry's fields): a column added to one
+    and not the other fails here instead of being silently defaulted."""
     columns = {f.attname for f in AccessLog._meta.concrete_fields}
     assert {f.name for f in dataclasses.fields(audit.PendingEntry)} == columns
 
