@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from moyai.platform.audit import services as audit
@@ -342,11 +342,9 @@ def export_tenant(
                     )
             if export is not None:
                 break
-            try:
-                with tenant_scope(tenant_code):
-                    refreshed, _ = lines.refresh()
-            except IntegrityError:
-                pass  # a 本登録 stored some of them meanwhile: the snapshot computes what is still stale
+            # in chunks, each committed (a 本登録 storing one of them waits for a chunk, not for all);
+            # whatever is still stale then is computed in the snapshot
+            refreshed, _ = lines.refresh_stale(tenant_code)
         if export is not None and (export.to_store or export.found.orphans):
             # the few persons found stale in the snapshot: stored now, in a transaction of their own
             # (were they written to since, the next check finds them stale again)
