@@ -1,4 +1,5 @@
-"""Shared helpers of the export / synthetic / injection tests: read a file set back with the format layer."""
+"""Shared helpers of the export / synthetic / injection / stored-lines tests: read a file set back with the
+format layer; load a generated population as the demo does."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from moyai.portability.format.layout import load_layout
 from moyai.portability.format.mapping import rows_to_histories
 from moyai.portability.format.persons import check_households
 from moyai.portability.format.problems import Problem
+from moyai.residents.demo.generator import TenantPopulation
 from moyai.residents.domain.model import MoveEvent, replay
 
 LAYOUT = load_layout()
@@ -38,3 +40,17 @@ def by_person(events: Iterable[MoveEvent]) -> dict[str, list[MoveEvent]]:
 
 def file_bytes(directory: Path) -> dict[str, bytes]:
     return {f.file_name: (directory / f.file_name).read_bytes() for f in LAYOUT.files}
+
+
+def bulk_load(tenant_code: str, population: TenantPopulation) -> None:
+    """The demo's bulk load of a generated population (``services.load_histories``): it stores no
+    lines of the 住民 file, so the first export computes them."""
+    from moyai.platform.tenancy.scope import tenant_scope
+    from moyai.residents import services
+
+    with tenant_scope(tenant_code):
+        services.load_histories(
+            population.events,
+            next_atena_seq=population.next_atena_seq,
+            next_household_seq=population.next_household_seq,
+        )

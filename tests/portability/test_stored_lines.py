@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fileset_support import file_bytes
+from fileset_support import bulk_load, file_bytes
 
 from moyai.platform.tenancy.scope import tenant_scope
 from moyai.portability import exporter, lines
@@ -44,13 +44,7 @@ def population() -> TenantPopulation:
 
 
 def _load(population: TenantPopulation) -> None:
-    """The demo's bulk load (services.load_histories): it stores no lines."""
-    with tenant_scope(SHUNAN):
-        services.load_histories(
-            population.events,
-            next_atena_seq=population.next_atena_seq,
-            next_household_seq=population.next_household_seq,
-        )
+    bulk_load(SHUNAN, population)
 
 
 def stored(code: str) -> dict[str, tuple[str, int, int, int]]:

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 from django.db import connections
-from fileset_support import file_bytes
+from fileset_support import bulk_load, file_bytes
 
 from moyai.platform.tenancy.scope import tenant_scope
 from moyai.portability import exporter, lines
@@ -57,13 +57,7 @@ def population() -> TenantPopulation:
 
 
 def _load(population: TenantPopulation) -> None:
-    """The demo's bulk load: it stores no lines, so the first export refreshes them first."""
-    with tenant_scope(SHUNAN):
-        services.load_histories(
-            population.events,
-            next_atena_seq=population.next_atena_seq,
-            next_household_seq=population.next_household_seq,
-        )
+    bulk_load(SHUNAN, population)
 
 
 def _a_resident() -> str:

@@ -210,19 +210,8 @@ def events_of(atena_nos: Iterable[str], *, dense: bool = False) -> Iterator[tupl
     wanted = sorted(set(atena_nos))
     if dense and wanted:
         chosen = set(wanted)
-        current: str | None = None
-        events: list[MoveEvent] = []
         rows = Event.objects.filter(atena_no__gte=wanted[0], atena_no__lte=wanted[-1]).order_by("atena_no")
-        for row in rows.values_list(*_EVENT_COLUMNS):
-            if row[1] not in chosen:
-                continue
-            if row[1] != current:
-                if current is not None:
-                    yield current, events
-                current, events = row[1], []
-            events.append(_event(row))
-        if current is not None:
-            yield current, events
+        yield from _grouped(row for row in rows.values_list(*_EVENT_COLUMNS) if row[1] in chosen)
         return
     for start in range(0, len(wanted), _IN_CHUNK):
         part = wanted[start : start + _IN_CHUNK]
@@ -235,7 +224,11 @@ def events_of(atena_nos: Iterable[str], *, dense: bool = False) -> Iterator[tupl
 
 def all_events(chunk: int = 5000) -> Iterator[tuple[str, list[MoveEvent]]]:
     """(宛名番号, 異動) of every person of the active 団体, by 宛名番号, streamed."""
-    rows = Event.objects.order_by("atena_no").values_list(*_EVENT_COLUMNS).iterator(chunk_size=chunk)
+    yield from _grouped(Event.objects.order_by("atena_no").values_list(*_EVENT_COLUMNS).iterator(chunk_size=chunk))
+
+
+def _grouped(rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[str, list[MoveEvent]]]:
+    """(宛名番号, 異動) from 異動 rows ordered by 宛名番号."""
     current: str | None = None
     events: list[MoveEvent] = []
     for row in rows:
