@@ -14,7 +14,7 @@ import pytest
 from django.apps import apps
 from django.db import connection
 
-from moyai.platform.db.bulk import COPY_THRESHOLD, insert_values
+from moyai.platform.db.bulk import COPY_THRESHOLD, insert_values, overlapped
 from moyai.platform.tenancy.scope import tenant_scope
 from moyai.residents.models import Household, SearchKey
 from moyai.residents.projections import SEARCH_KEY_ORDER
@@ -101,3 +101,73 @@ def test_residents_tables_have_no_index_on_the_tenant_alone(world: World) -> Non
             assert "tenant_code" in pk and (not PG or pk[0] == "tenant_code"), (table, pk)
             alone = [name for name, c in constraints.items() if c["index"] and c["columns"] == ["tenant_code"]]
             assert alone == [], (table, alone)
+
+
+def _households(n: int, start: int = 0) -> list[dict[str, object]]:
+    return [{"household_no": f"{i:015d}", "created_on": dt.date(2020, 1, 1)} for i in range(start, start + n)]
+
+
+def test_overlapped_moves_write_the_same_rows_and_are_done_at_the_end_of_the_block(world: World) -> None:
+    """Inside ``overlapped`` (PostgreSQL) each move runs on while the next rows are made; at the end of
+    the block every row is in, in the order asked for, and the foreign keys are deferred again.
+    On SQLite the block changes nothing."""
+    rows = _keys(COPY_THRESHOLD * 3)
+    with tenant_scope(SHUNAN):
+        with overlapped():
+            assert insert_values(Household, _households(COPY_THRESHOLD * 2)) == COPY_THRESHOLD * 2
+            assert insert_values(SearchKey, rows, order_by=SEARCH_KEY_ORDER) == len(rows)
+            assert insert_values(Household, _households(3, start=COPY_THRESHOLD * 2)) == 3  # executemany
+        assert Household.objects.count() == COPY_THRESHOLD * 2 + 3
+        stored = _physical_order("residents_searchkey")
+        assert sorted(stored) == sorted((r["kind"], r["key"], r["atena_no"]) for r in rows)
+        if PG:  # in key order (up to the free space of earlier tests' rolled-back rows, as above)
+            assert sum(1 for a, b in pairwise(stored) if a > b) <= len(rows) // 100
+            with connection.cursor() as cur:
+                cur.execute("SELECT current_setting('work_mem')")
+                assert cur.fetchone()[0] != "256MB"
+        else:  # as given
+            assert stored == [(r["kind"], r["key"], r["atena_no"]) for r in rows]
+    if PG:
+        # deferred again after the block: a row of a 団体 that does not exist passes its INSERT and
+        # is refused only when the constraints are checked (here: at SET CONSTRAINTS … IMMEDIATE)
+        from django.db import IntegrityError, transaction
+
+        class RolledBack(Exception):
+            pass
+
+        with pytest.raises(RolledBack), tenant_scope("999999"):
+            with overlapped():
+                pass
+            insert_values(Household, _households(1))  # accepted for now: the check is deferred
+            with pytest.raises(IntegrityError, match="foreign key"), transaction.atomic():
+                with connection.cursor() as cur:
+                    cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            raise RolledBack
+
+
+@pytest.mark.skipif(not PG, reason="the moves overlap on PostgreSQL only")
+def test_an_error_of_an_overlapped_move_is_raised_by_the_next_insert(world: World) -> None:
+    """A move that fails on the server (here: the same 世帯番号 twice) raises, as Django's error, from
+    the next ``insert_values`` — before anything else is written — and nothing of it is kept."""
+    from django.db import IntegrityError, transaction
+
+    twice = _households(COPY_THRESHOLD) + _households(1)
+    with tenant_scope(SHUNAN):
+        with pytest.raises(IntegrityError, match="duplicate key"), transaction.atomic(), overlapped():
+            insert_values(Household, twice)  # staged: returns before the move ends
+            insert_values(SearchKey, _keys(COPY_THRESHOLD))
+        with pytest.raises(IntegrityError, match="duplicate key"), transaction.atomic(), overlapped():
+            insert_values(Household, twice)  # the last move: raised at the end of the block
+        assert Household.objects.count() == 0
+        assert SearchKey.objects.count() == 0
+
+
+@pytest.mark.skipif(not PG, reason="the moves overlap on PostgreSQL only")
+def test_overlapped_moves_check_foreign_keys_during_the_move(world: World) -> None:
+    """``SET CONSTRAINTS ALL IMMEDIATE`` inside the block: a row of a 団体 that does not exist is refused
+    by the move itself (at the end of the block), not at commit."""
+    from django.db import IntegrityError, transaction
+
+    with tenant_scope("999999"):
+        with pytest.raises(IntegrityError, match="foreign key"), transaction.atomic(), overlapped():
+            insert_values(Household, _households(COPY_THRESHOLD))
