@@ -171,3 +171,16 @@ def test_overlapped_moves_check_foreign_keys_during_the_move(world: World) -> No
     with tenant_scope("999999"):
         with pytest.raises(IntegrityError, match="foreign key"), transaction.atomic(), overlapped():
             insert_values(Household, _households(COPY_THRESHOLD))
+
+
+@pytest.mark.skipif(not PG, reason="PostgreSQL: constraint modes")
+def test_every_deferrable_constraint_is_initially_deferred(world: World) -> None:
+    """``overlapped`` puts the constraints back with ``SET CONSTRAINTS ALL DEFERRED``: right only while
+    no deferrable constraint is meant to be checked at once."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT conname, condeferred FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace"
+            " WHERE n.nspname = current_schema() AND c.condeferrable"
+        )
+        found = cur.fetchall()
+    assert found and [name for name, deferred in found if not deferred] == []

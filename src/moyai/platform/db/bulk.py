@@ -2,7 +2,8 @@
 
 PostgreSQL: rows are COPied into a temporary table (COPY FROM cannot target a table under
 row-level security) and moved with one ``INSERT … SELECT`` (in the order asked for), which the
-RLS ``WITH CHECK`` policy still checks. SQLite: one prepared ``INSERT`` with ``executemany``.
+RLS ``WITH CHECK`` policy still checks; inside :func:`overlapped` that move runs on the server
+while the caller makes the next rows. SQLite: one prepared ``INSERT`` with ``executemany``.
 
 Must run inside ``tenant_scope``; every row is written for the active 団体 (the ``tenant``
 value is filled in, never taken from the caller).
@@ -209,7 +210,9 @@ def overlapped() -> Iterator[None]:
     its rows are staged; the ``INSERT … SELECT`` that moves them runs on while the caller makes the
     next table's rows, and is waited for (its error raised) by the next :func:`insert_values` and
     at the end of the block.  Foreign keys are checked during each move (``SET CONSTRAINTS ALL
-    IMMEDIATE``) instead of at commit, where nothing overlaps them, and deferred again at the end.
+    IMMEDIATE``) instead of at commit, where nothing overlaps them, and deferred again at the end
+    (every deferrable constraint of the schema is a foreign key Django made ``INITIALLY DEFERRED``;
+    a test keeps it so).
     Nothing changes on SQLite, or outside a transaction.  A statement of the caller's own (the
     ORM's) simply waits for the move: psycopg serialises the connection."""
     if connection.vendor != "postgresql" or not connection.in_atomic_block or _overlap.active:
