@@ -23,6 +23,7 @@ from moyai.portability.importer import (
     ImportResult,
     format_gaiji_map,
     import_fileset,
+    pipeline,
     write_report,
 )
 from moyai.portability.importer.report import CSV_HEADER, render_html
@@ -31,6 +32,7 @@ from moyai.residents import selectors, services
 from moyai.residents.demo.generator import generate
 from moyai.residents.domain.model import MoveEvent, Status, replay
 from moyai.residents.models import Event, Household, NumberSequence, Resident, SearchKey
+from moyai.residents.services import HistoryLoader
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
 from tests.fixtures import KUDAMATSU, SHUNAN
 
@@ -122,6 +124,32 @@ def test_each_kind_of_bad_input_is_reported_where_it_is_and_nothing_is_written(
     assert [where.file, "" if where.row is None else str(where.row), where.item or ""] in [r[:3] for r in rows[1:]]
     page = html_path.read_text(encoding="utf-8")
     assert "データは1件も取り込んでいません" in page and html.escape(hits[0].reason_ja) in page
+
+
+@pytest.mark.parametrize("kind", list(InjectionKind))
+def test_what_was_written_while_checking_is_rolled_back_when_a_problem_is_found(
+    world: Tenants, clean: tuple[Path, FilesetSummary], tmp_path: Path, kind: InjectionKind,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The import writes each part of persons as soon as they are checked (parts of 2 here): a problem
+    found later — in a later person's history, in the 世帯 file — still leaves nothing written."""
+    monkeypatch.setattr(pipeline, "IMPORT_PART", 2)
+    written: list[int] = []
+    write_part = HistoryLoader._write_part
+
+    def counted(self: HistoryLoader) -> None:
+        written.append(len(self._persons))
+        write_part(self)
+
+    monkeypatch.setattr(HistoryLoader, "_write_part", counted)
+    d = _copy(clean[0], tmp_path / "files")
+    where = inject(d, kind, seed=3)
+    result = import_fileset(KUDAMATSU, d)
+    assert not result.ok and any(p.kind == where.expected_problem_kind for p in result.problems)
+    assert result.imported == ImportCounts()
+    assert _rows_for(KUDAMATSU) == NOTHING
+    if kind == InjectionKind.TWO_HEADS:  # found by the 世帯 check, after every person was written
+        assert sum(written) == clean[1].persons and len(written) > 2
 
 
 def test_a_good_file_set_is_imported_and_the_registry_shows_it(

@@ -550,39 +550,89 @@ def load_histories(
     For loads into an empty 団体 (the demo, a 中間標準レイアウト migration): events are written
     as they are, in one transaction with the projections, so a failure leaves nothing.  The
     projections are those :func:`projections.project` gives (the tests compare them with a
-    rebuild), computed with a faster replay (:func:`.domain.fast_replay.apply`).
+    rebuild), computed with a faster replay (:func:`.domain.fast_replay.apply`).  Written in
+    :data:`LOAD_PARTS` parts by a :class:`HistoryLoader`.
     """
-    from moyai.platform.db.bulk import insert_values, overlapped
-
-    today = today or timezone.localdate()
     by_person: dict[str, list[MoveEvent]] = {}
-    first_seen: dict[str, dt.date] = {}
     for e in events:
         by_person.setdefault(e.atena_no, []).append(e)
-        hh = e.changes.get("household_no")
-        if hh and (hh not in first_seen or e.effective_date < first_seen[hh]):
-            first_seen[str(hh)] = e.effective_date
-    # on PostgreSQL each table's move into its indexes runs on the server while the next table's
-    # rows are made here: the 異動 are written first, then the projections computed
-    with overlapped():
-        n_events = insert_values(Event, (
+    with HistoryLoader(today=today, part=max(1, -(-len(by_person) // LOAD_PARTS))) as loader:
+        for atena, evs in by_person.items():
+            loader.add(atena, evs)
+        return loader.finish(next_atena_seq=next_atena_seq, next_household_seq=next_household_seq)
+
+
+class HistoryLoader:
+    """A bulk load written as the persons' whole histories come (:func:`load_histories`; the import
+    feeds it while it checks the files).
+
+    Each part of ``part`` persons is written when complete: its 異動, then its projections.  On
+    PostgreSQL, inside :func:`moyai.platform.db.bulk.overlapped`, the server moves one part's rows
+    into their indexes while the caller checks or projects the next.  Use it as a context manager
+    inside the 団体's scope (one transaction); :meth:`finish` writes the last part, the 世帯 and
+    the numbering.  A failure anywhere, the caller's too, leaves nothing once the transaction is
+    rolled back.
+    """
+
+    def __init__(self, *, today: dt.date | None = None, part: int = 5000) -> None:
+        from moyai.platform.db.bulk import overlapped
+
+        self.today = today or timezone.localdate()
+        self.part = part
+        self._persons: list[tuple[str, Sequence[MoveEvent]]] = []
+        self._first_seen: dict[str, dt.date] = {}
+        self._events = self._residents = self._keys = 0
+        self._overlap = overlapped()
+
+    def __enter__(self) -> HistoryLoader:
+        self._overlap.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> bool | None:
+        return self._overlap.__exit__(*exc)
+
+    def add(self, atena_no: str, events: Sequence[MoveEvent]) -> None:
+        """One person's whole history (already validated)."""
+        first_seen = self._first_seen
+        for e in events:
+            hh = e.changes.get("household_no")
+            if hh and (hh not in first_seen or e.effective_date < first_seen[hh]):
+                first_seen[str(hh)] = e.effective_date
+        self._persons.append((atena_no, events))
+        if len(self._persons) >= self.part:
+            self._write_part()
+
+    def _write_part(self) -> None:
+        from moyai.platform.db.bulk import insert_values
+
+        persons, self._persons = self._persons, []
+        if not persons:
+            return
+        self._events += insert_values(Event, (
             {"event_id": e.event_id, "atena_no": e.atena_no, "kind": e.kind, "reason_code": e.reason_code,
              "effective_date": e.effective_date, "notified_date": e.notified_date, "recorded_at": e.recorded_at,
              "staff": e.staff, "changes": e.changes, "household_no": str(e.changes.get("household_no") or ""),
              "group_id": e.group_id or e.event_id, "cancels": e.cancels, "request_id": "load"}
-            for e in events
+            for _, evs in persons for e in evs
         ))
-        persons = list(by_person.items())
-        n_res = n_keys = 0
-        step = max(1, -(-len(persons) // LOAD_PARTS))
-        for start in range(0, len(persons), step):
-            rows = [r for a, evs in persons[start : start + step] if (r := _load_project(a, evs, today)) is not None]
-            got = projections.write(rows)
-            n_res, n_keys = n_res + got[0], n_keys + got[1]
-        n_hh = insert_values(Household, ({"household_no": h, "created_on": d} for h, d in sorted(first_seen.items())))
-    set_sequence("atena", next_atena_seq)
-    set_sequence("household", next_household_seq)
-    return LoadSummary(n_events, n_res, n_keys, n_hh)
+        today = self.today
+        rows = [r for a, evs in persons if (r := _load_project(a, evs, today)) is not None]
+        n_res, n_keys = projections.write(rows)
+        self._residents += n_res
+        self._keys += n_keys
+
+    def finish(self, *, next_atena_seq: int, next_household_seq: int) -> LoadSummary:
+        """Write the last part, the 世帯 and where the numbering goes on; returns what was written."""
+        from moyai.platform.db.bulk import insert_values, settle
+
+        self._write_part()
+        n_hh = insert_values(
+            Household, ({"household_no": h, "created_on": d} for h, d in sorted(self._first_seen.items()))
+        )
+        settle()  # the last move done (its error raised) before the ORM's own statements
+        set_sequence("atena", next_atena_seq)
+        set_sequence("household", next_household_seq)
+        return LoadSummary(self._events, self._residents, self._keys, n_hh)
 
 
 #: The PersonState fields the search keys are made of (:func:`projections._keys_of`).

@@ -204,6 +204,12 @@ def _wait() -> None:
         pending.wait()
 
 
+def settle() -> None:
+    """Inside :func:`overlapped`: wait for the move still running, raising its error (before
+    statements of the caller's own, which would otherwise meet an aborted transaction instead)."""
+    _wait()
+
+
 @contextmanager
 def overlapped() -> Iterator[None]:
     """Inside this block (PostgreSQL, inside a transaction), each :func:`insert_values` returns once

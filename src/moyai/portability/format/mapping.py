@@ -33,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 from moyai.residents.domain.fast_replay import apply as apply_event
@@ -543,13 +543,16 @@ def rows_to_histories(
     staff: str = _DEFAULT_STAFF,
     file: str | None = None,
     layout: Layout | None = None,
+    on_person: Callable[[str, list[MoveEvent]], None] | None = None,
 ) -> dict[str, list[MoveEvent]]:
     """Rebuild the 異動 of every person from ``(row_number, values)`` of the 住民 file.
 
     Returns 宛名番号 → 異動 in 履歴番号 order (persons by 宛名番号).  ``event_ids`` gives the ids
     (default 1, 2, 3 …); ``staff`` is used where 処理者 is empty.  With a ``problems`` list, every
     problem is appended to it and the persons with problems are left out; without one,
-    :class:`HistoryError` is raised if there is any.
+    :class:`HistoryError` is raised if there is any.  ``on_person`` receives each person's 異動 as
+    soon as they are rebuilt, as long as no problem has been found (the import writes them while it
+    checks the rest).
     """
     lay = layout or load_layout()
     found: list[Problem] = []
@@ -576,6 +579,8 @@ def rows_to_histories(
         events = _Person(ordered, ctx).rebuild()
         if events:
             out[atena] = events
+            if on_person is not None and not found:
+                on_person(atena, events)
     if problems is not None:
         problems.extend(found)
         return out

@@ -171,8 +171,12 @@ def prepare_fileset(
     progress: ProgressCallback = _no_progress,
     layout: Layout | None = None,
     staff: str = "",
+    on_person: Callable[[str, list[MoveEvent]], None] | None = None,
 ) -> Prepared:
-    """Read and check every file (no database access)."""
+    """Read and check every file (no database access of its own).
+
+    ``on_person`` receives each person's rebuilt 異動 while the histories are checked, as long as
+    no problem has been found (:func:`import_fileset` writes them meanwhile)."""
     lay = layout or load_layout()
     folder = Path(directory)
     problems: list[Problem] = []
@@ -225,6 +229,7 @@ def prepare_fileset(
             staff=staff,
             file=resident.name,
             layout=lay,
+            on_person=None if problems else on_person,
         )
         bad_households = set(resident.tainted.get("household_no", set()))
         for atena, evs in histories.items():
@@ -361,10 +366,7 @@ def write_prepared(
     Inside an enclosing transaction (onboarding) the write joins it, so a later failure there
     removes it too.
     """
-    from moyai.platform.audit import services as audit
-    from moyai.platform.tenancy.models import Tenant
     from moyai.platform.tenancy.scope import tenant_scope
-    from moyai.residents.models import Resident
     from moyai.residents.services import load_histories
 
     result = prepared.result
@@ -373,9 +375,7 @@ def write_prepared(
     t0 = time.perf_counter()
     progress("書き込み", 0, None)
     with tenant_scope(result.tenant_code):
-        # two imports into one 団体 at once: the second waits here, then finds it not empty
-        list(Tenant.objects.select_for_update().filter(code=result.tenant_code).values_list("code", flat=True))
-        refused = _tenant_problems(result.tenant_code)
+        refused = _lock_empty_tenant(result.tenant_code)
         if refused:
             result.problems.extend(refused)
             return result
@@ -385,33 +385,52 @@ def write_prepared(
             next_household_seq=prepared.next_household_seq,
             today=today,
         )
-        measures = _provisional_measures(prepared.support_measure, actor or SystemActor(), today)
-        imported = ImportCounts(
-            residents=Resident.objects.filter(status=Status.RESIDENT).count(),
-            removed=Resident.objects.filter(status=Status.REMOVED).count(),
-            history_rows=summary.events,
-            households=result.found.households,
-            support_measures=measures,
-        )
-        audit.record(
-            actor or SystemActor(),
-            "portability.import",
-            sorted({e.atena_no for e in prepared.events}),
-            purpose="中間標準レイアウトによるデータ移行",
-            detail={
-                "files": [name for name, _, _ in result.files],
-                "residents": imported.residents,
-                "removed": imported.removed,
-                "history_rows": imported.history_rows,
-                "households": imported.households,
-                "support_measures": imported.support_measures,
-                "gaiji_replaced": sum(result.gaiji_replaced.values()),
-            },
-        )
-    result.imported = imported
+        _write_rest(prepared, summary, actor, today)
     result.seconds["write"] = time.perf_counter() - t0
     progress("書き込み", 1, 1)
     return result
+
+
+def _lock_empty_tenant(tenant_code: str) -> list[Problem]:
+    """Inside the 団体's scope: lock it (two imports into one 団体 at once: the second waits here,
+    then finds it not empty) and refuse it unless it is registered and empty."""
+    from moyai.platform.tenancy.models import Tenant
+
+    list(Tenant.objects.select_for_update().filter(code=tenant_code).values_list("code", flat=True))
+    return _tenant_problems(tenant_code)
+
+
+def _write_rest(prepared: Prepared, summary: Any, actor: Any, today: dt.date | None) -> None:
+    """After the 異動 and projections: the 仮支援措置, the counts and the access-log entry naming every
+    imported person (sets ``prepared.result.imported``)."""
+    from moyai.platform.audit import services as audit
+    from moyai.residents.models import Resident
+
+    result = prepared.result
+    measures = _provisional_measures(prepared.support_measure, actor or SystemActor(), today)
+    imported = ImportCounts(
+        residents=Resident.objects.filter(status=Status.RESIDENT).count(),
+        removed=Resident.objects.filter(status=Status.REMOVED).count(),
+        history_rows=summary.events,
+        households=result.found.households,
+        support_measures=measures,
+    )
+    audit.record(
+        actor or SystemActor(),
+        "portability.import",
+        sorted({e.atena_no for e in prepared.events}),
+        purpose="中間標準レイアウトによるデータ移行",
+        detail={
+            "files": [name for name, _, _ in result.files],
+            "residents": imported.residents,
+            "removed": imported.removed,
+            "history_rows": imported.history_rows,
+            "households": imported.households,
+            "support_measures": imported.support_measures,
+            "gaiji_replaced": sum(result.gaiji_replaced.values()),
+        },
+    )
+    result.imported = imported
 
 
 #: 備考 of a 仮支援措置 made from 支援措置対象フラグ (staff complete it on the 支援措置 screens).
@@ -485,10 +504,58 @@ def import_fileset(
     if refused:
         return ImportResult(tenant_code, str(directory), refused, ImportCounts(), ImportCounts(), [], {})
     with no_gc():
-        prepared = prepare_fileset(tenant_code, directory, gaiji_map=mapping, progress=progress)
-        if prepared.result.problems:
-            return prepared.result
-        return write_prepared(prepared, actor=actor, progress=progress, today=today)
+        try:
+            return _check_and_write(tenant_code, directory, mapping, progress, actor, today)
+        except _Discarded as exc:
+            return exc.result
+
+
+#: persons per part the import writes while it checks the rest (:func:`_check_and_write`)
+IMPORT_PART: int = 5000
+
+
+class _Discarded(Exception):
+    """A problem was found: whatever the import wrote meanwhile is rolled back."""
+
+    def __init__(self, result: ImportResult) -> None:
+        super().__init__("problems were found")
+        self.result = result
+
+
+def _check_and_write(
+    tenant_code: str,
+    directory: str | Path,
+    mapping: GaijiMap | None,
+    progress: ProgressCallback,
+    actor: Any,
+    today: dt.date | None,
+) -> ImportResult:
+    """Check the files and write them in one transaction of the 団体: each person's 異動 go to a
+    :class:`~moyai.residents.services.HistoryLoader` as soon as they are rebuilt (while nothing is
+    wrong so far), so on PostgreSQL the server writes one part while the next is checked.  Any
+    problem, found at any point, rolls everything back (:class:`_Discarded`): nothing is written."""
+    from moyai.platform.tenancy.scope import tenant_scope
+    from moyai.residents.services import HistoryLoader
+
+    with tenant_scope(tenant_code):
+        refused = _lock_empty_tenant(tenant_code)
+        if refused:
+            return ImportResult(tenant_code, str(directory), refused, ImportCounts(), ImportCounts(), [], {})
+        with HistoryLoader(today=today, part=IMPORT_PART) as loader:
+            prepared = prepare_fileset(tenant_code, directory, gaiji_map=mapping, progress=progress,
+                                       on_person=loader.add)
+            result = prepared.result
+            if result.problems:
+                raise _Discarded(result)
+            t0 = time.perf_counter()
+            progress("書き込み", 0, None)
+            summary = loader.finish(
+                next_atena_seq=prepared.next_atena_seq, next_household_seq=prepared.next_household_seq
+            )
+        _write_rest(prepared, summary, actor, today)
+    result.seconds["write"] = time.perf_counter() - t0
+    progress("書き込み", 1, 1)
+    return result
 
 
 @contextmanager
