@@ -1,4 +1,4 @@
-"""Import of a 中間標準レイアウト file set into an empty 団体: check everything, then write all or nothing.
+"""Import of a 中間標準レイアウト file set into an empty 団体: check everything, write all or nothing.
 
 Pipeline (:func:`import_fileset`):
 
@@ -10,10 +10,15 @@ Pipeline (:func:`import_fileset`):
    the 世帯 file against the current records (:func:`~moyai.portability.format.check_households`:
    members, 世帯員数, at most one 世帯主 and the one named, address), the code-list file against
    the code tables;
-3. **write**, only when no problem was found: the 異動, the current records, search keys and
-   households in one transaction (:func:`moyai.residents.services.load_histories`, bulk
-   ``COPY`` on PostgreSQL), and one access-log entry naming every imported resident.  A failure or
-   a killed process leaves nothing: the transaction is not committed.
+3. **write**, in one transaction of the 団体 opened before the files are read (the 団体 locked
+   and found empty first): each person's 異動, as soon as they are rebuilt and while no problem
+   has been found, go to a :class:`~moyai.residents.services.HistoryLoader`, which writes them
+   with the current records and search keys :data:`IMPORT_PART` persons at a time (bulk ``COPY``
+   on PostgreSQL, the server's part overlapped with the checks going on); then the 世帯, the
+   仮支援措置 and one access-log entry naming every imported resident.  A problem found at any
+   point, an error or a killed process leaves nothing: the transaction is rolled back, or never
+   committed.  On SQLite (one process does all the work, so nothing would overlap) and for
+   onboarding, :func:`prepare_fileset` checks first and :func:`write_prepared` writes after.
 
 Checks across rows run in Python over hash maps while the rows are read (each key seen once): at
 the sizes of a 団体 (hundreds of thousands of rows) this is faster than staging the rows in the
@@ -489,6 +494,8 @@ def import_fileset(
 ) -> ImportResult:
     """Check the file set in ``directory`` and, when there is no problem, write it into the empty
     団体 ``tenant_code``.  ``result.problems`` lists every problem; nothing is written if any."""
+    from django.db import connection
+
     from .gaiji import GaijiMapError, load_gaiji_map
 
     mapping: GaijiMap | None
@@ -504,6 +511,12 @@ def import_fileset(
     if refused:
         return ImportResult(tenant_code, str(directory), refused, ImportCounts(), ImportCounts(), [], {})
     with no_gc():
+        if connection.vendor != "postgresql":
+            # SQLite: one process does all the work, so writing while checking hides nothing
+            prepared = prepare_fileset(tenant_code, directory, gaiji_map=mapping, progress=progress)
+            if prepared.result.problems:
+                return prepared.result
+            return write_prepared(prepared, actor=actor, progress=progress, today=today)
         try:
             return _check_and_write(tenant_code, directory, mapping, progress, actor, today)
         except _Discarded as exc:
