@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from moyai.platform.ids import new_id
 from moyai.portability.format import (
@@ -55,6 +55,9 @@ from moyai.residents.domain.model import MoveEvent, PersonState, Status
 
 from .gaiji import GaijiMap
 from .reading import FileRead, count_lines, read_file
+
+if TYPE_CHECKING:
+    from moyai.residents.services import LoadSummary
 
 __all__ = [
     "ImportCounts",
@@ -405,7 +408,7 @@ def _lock_empty_tenant(tenant_code: str) -> list[Problem]:
     return _tenant_problems(tenant_code)
 
 
-def _write_rest(prepared: Prepared, summary: Any, actor: Any, today: dt.date | None) -> None:
+def _write_rest(prepared: Prepared, summary: LoadSummary, actor: Any, today: dt.date | None) -> None:
     """After the 異動 and projections: the 仮支援措置, the counts and the access-log entry naming every
     imported person (sets ``prepared.result.imported``)."""
     from moyai.platform.audit import services as audit
