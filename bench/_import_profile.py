@@ -19,6 +19,7 @@ are comparable; ``--rebuild`` re-creates the template (after a migration).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import tempfile
@@ -144,7 +145,8 @@ PROBE: Probe
 def _write(code: str, prepared: Any) -> int:
     """The write of ``write_prepared`` that this profile measures: one transaction under the 団体's
     scope with the load of the 異動 and projections (:func:`load_histories`) and the access log
-    naming every person (kept fixed here while the import pipeline around it changes)."""
+    naming every person (kept fixed here while the import pipeline around it changes; without
+    :func:`moyai.platform.db.bulk.overlapped`, see :func:`profile`)."""
     from moyai.platform.audit import services as audit
     from moyai.platform.tenancy.models import Tenant
     from moyai.platform.tenancy.scope import tenant_scope
@@ -177,6 +179,10 @@ def profile(tenants: list[str], files: Path, backend: str, explain: bool) -> dic
     import moyai.platform.db.bulk as bulk
     from moyai.portability.importer.pipeline import no_gc, prepare_fileset
 
+    # the moves are timed statement by statement through Django's execute wrapper: inside
+    # bulk.overlapped() they would run on a worker thread's raw cursor, unseen, and overlap the
+    # Python they are to be told apart from — so this profile writes without the overlap
+    bulk.overlapped = contextlib.nullcontext
     if backend == "postgresql":
         connection.close()
         settings.DATABASES["default"]["OPTIONS"]["options"] = f"-c role={settings.PG_APP_ROLE}"

@@ -24,7 +24,6 @@ from moyai.portability.importer import (
     ImportResult,
     format_gaiji_map,
     import_fileset,
-    pipeline,
     write_report,
 )
 from moyai.portability.importer.report import CSV_HEADER, render_html
@@ -135,7 +134,7 @@ def test_what_was_written_while_checking_is_rolled_back_when_a_problem_is_found(
     """On PostgreSQL the import writes each part of persons as soon as they are checked (parts of 2
     here): a problem found later — in a later person's history, in the 世帯 file — still leaves
     nothing written.  (SQLite checks first and writes after.)"""
-    monkeypatch.setattr(pipeline, "IMPORT_PART", 2)
+    monkeypatch.setattr(services, "LOAD_PART", 2)
     written: list[int] = []
     write_part = HistoryLoader._write_part
 

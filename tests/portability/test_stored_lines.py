@@ -43,10 +43,6 @@ def population() -> TenantPopulation:
     return generate(SHUNAN, scale=0.003, seed=11)
 
 
-def _load(population: TenantPopulation) -> None:
-    bulk_load(SHUNAN, population)
-
-
 def stored(code: str) -> dict[str, tuple[str, int, int, int]]:
     with tenant_scope(code):
         return {
@@ -78,7 +74,7 @@ def assert_lines_are_the_exports(code: str, directory: Path) -> None:
 def test_the_demo_bulk_load_stores_none_and_the_first_export_computes_and_stores_them(
     world: World, population: TenantPopulation, tmp_path: Path
 ) -> None:
-    _load(population)
+    bulk_load(SHUNAN, population)
     persons = {e.atena_no for e in population.events}
     with tenant_scope(SHUNAN):
         found = lines.stale_persons()
@@ -171,7 +167,7 @@ def test_after_an_import_the_first_export_stores_the_lines_of_what_it_imported(w
 def test_missing_stale_and_orphan_lines_are_found_in_sql_and_recomputed(
     world: World, population: TenantPopulation, tmp_path: Path
 ) -> None:
-    _load(population)
+    bulk_load(SHUNAN, population)
     with tenant_scope(SHUNAN):
         assert lines.refresh()[0] == len({e.atena_no for e in population.events})
     before = stored(SHUNAN)
@@ -209,7 +205,7 @@ def test_missing_stale_and_orphan_lines_are_found_in_sql_and_recomputed(
 def test_a_few_stale_persons_are_computed_in_the_export_s_snapshot_and_stored_after_it(
     world: World, population: TenantPopulation, tmp_path: Path
 ) -> None:
-    _load(population)
+    bulk_load(SHUNAN, population)
     with tenant_scope(SHUNAN):
         lines.refresh()
         person = sorted(Resident.objects.values_list("atena_no", flat=True))[5]
@@ -230,7 +226,7 @@ def test_many_missing_persons_are_computed_and_stored_before_the_export_s_snapsh
 ) -> None:
     """Above ``IN_SNAPSHOT`` (a 団体 loaded without lines) the lines are stored first; a write in
     between by a path that keeps none is computed inside the snapshot."""
-    _load(population)
+    bulk_load(SHUNAN, population)
     monkeypatch.setattr(exporter, "IN_SNAPSHOT", 10)
     refresh = lines.refresh_stale
     spoiled: list[str] = []
@@ -263,7 +259,7 @@ def _flags(directory: Path) -> dict[str, set[str]]:
 def test_a_support_measure_started_after_the_lines_were_stored_is_flagged_at_export(
     world: World, population: TenantPopulation, tmp_path: Path
 ) -> None:
-    _load(population)
+    bulk_load(SHUNAN, population)
     with tenant_scope(SHUNAN):
         lines.refresh()
     before = stored(SHUNAN)
@@ -339,7 +335,7 @@ def test_the_dense_read_of_persons_events_equals_the_read_by_lists(world: World,
     """``events_of(…, dense=True)`` (one range read, the persons not asked for skipped) gives what the
     ``IN`` lists give: the same persons in the same order, the same 異動 (in no given order within a
     person: the rows are computed from them sorted)."""
-    _load(population)
+    bulk_load(SHUNAN, population)
     with tenant_scope(SHUNAN):
         everyone = sorted({e.atena_no for e in population.events})
         some = [a for i, a in enumerate(everyone) if i % 3 != 1][2:-2]  # holes inside, ends cut off

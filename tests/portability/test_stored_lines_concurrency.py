@@ -56,10 +56,6 @@ def population() -> TenantPopulation:
     return generate(SHUNAN, scale=0.003, seed=12)
 
 
-def _load(population: TenantPopulation) -> None:
-    bulk_load(SHUNAN, population)
-
-
 def _a_resident() -> str:
     with tenant_scope(SHUNAN):
         return str(Resident.objects.filter(status="resident").order_by("atena_no").values_list("atena_no", flat=True)[3])
@@ -111,7 +107,7 @@ def _stored_equal_computed() -> None:
 def test_a_registration_committed_before_the_export_s_insert_turns_the_chunk_into_an_upsert(
     world: World, population: TenantPopulation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _load(population)
+    bulk_load(SHUNAN, population)
     person = _a_resident()
     before = sum(1 for e in population.events if e.atena_no == person)
     monkeypatch.setattr(exporter, "IN_SNAPSHOT", 10)  # every person is missing: refreshed before the snapshot
@@ -150,7 +146,7 @@ def test_a_registration_committed_before_the_export_s_insert_turns_the_chunk_int
 def test_a_registration_waits_for_the_chunk_being_written_only_then_updates_the_line(
     world: World, population: TenantPopulation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _load(population)
+    bulk_load(SHUNAN, population)
     person = _a_resident()  # in the first chunk
     before = sum(1 for e in population.events if e.atena_no == person)
     monkeypatch.setattr(exporter, "IN_SNAPSHOT", 10)

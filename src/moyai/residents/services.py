@@ -536,6 +536,8 @@ class LoadSummary:
 #: the persons of a load are projected and written in this many parts: on PostgreSQL, the server moves
 #: one part's rows into their indexes while the next part is projected (:func:`moyai.platform.db.bulk.overlapped`)
 LOAD_PARTS = 8
+#: persons per part of a :class:`HistoryLoader` fed as it goes (the import, while it checks)
+LOAD_PART = 5000
 
 
 def load_histories(
@@ -574,11 +576,11 @@ class HistoryLoader:
     rolled back.
     """
 
-    def __init__(self, *, today: dt.date | None = None, part: int = 5000) -> None:
+    def __init__(self, *, today: dt.date | None = None, part: int | None = None) -> None:
         from moyai.platform.db.bulk import overlapped
 
         self.today = today or timezone.localdate()
-        self.part = part
+        self.part = part or LOAD_PART
         self._persons: list[tuple[str, Sequence[MoveEvent]]] = []
         self._first_seen: dict[str, dt.date] = {}
         self._events = self._residents = self._keys = 0
