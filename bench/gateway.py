@@ -259,6 +259,8 @@ def main() -> None:
     parser.add_argument("--residents", type=int, default=20)
     parser.add_argument("--registry-threads", type=int, default=8)
     parser.add_argument("--workers", type=int, default=1, help="server processes (uvicorn workers)")
+    parser.add_argument("--read-batch", type=int, default=64,
+                        help="the server's --read-batch (exchanges per nonce+符号+registry statement; 1: one each)")
     parser.add_argument("--http", default="auto", help="server HTTP parser: auto, httptools, h11")
     parser.add_argument("--loop", default="auto", help="server event loop: auto, uvloop, asyncio")
     parser.add_argument("--profile", help="run the server under cProfile, stats to this file (event-loop thread)")
@@ -283,7 +285,7 @@ def main() -> None:
         pki = init_pki(work / "pki")
         dc = DataCentre("a", pki, work, batch_size=256,
                         serve_args=("--registry-threads", str(args.registry_threads), "--workers", str(args.workers),
-                                    "--http", args.http, "--loop", args.loop),
+                                    "--read-batch", str(args.read_batch), "--http", args.http, "--loop", args.loop),
                         command_prefix=(sys.executable, "-m", "cProfile", "-o", args.profile) if args.profile else ())
         dc.peer_port = dc.port + 1  # no data centre b in this run
         t0 = time.perf_counter()
@@ -320,7 +322,7 @@ def main() -> None:
         dc.drop_database()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores shared by the server, the load generator(s) "
           f"and other work (load average at the end: {os.getloadavg()[0]:.1f})")
-    print(f"server: {args.workers} process(es), --http {args.http} --loop {args.loop}, "
+    print(f"server: {args.workers} process(es), --http {args.http} --loop {args.loop}, --read-batch {args.read_batch}, "
           f"PostgreSQL at {os.environ['MOYAI_PG_HOST'] if backend == 'postgresql' else '-'}; "
           f"concurrency {args.concurrency} keep-alive mTLS connections in {args.procs} load process(es), "
           f"{args.seconds:.0f} s per phase after {args.warmup:.0f} s of warm-up")

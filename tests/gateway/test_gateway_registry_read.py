@@ -439,12 +439,19 @@ def test_the_exchange_statement_reads_the_person_and_household_by_index_not_the_
     """Each exchange's read touches the person's and their 世帯's rows, not every resident of the
     団体: in a 団体 of 2,000 more residents, with the table analysed, the rows of
     ``residents_resident`` the plan reads (returned or removed by a filter) number at most the
-    世帯 twice and the person once. (An ``atena_no IN … OR household_no IN …`` read the whole 団体
-    for every exchange: 1.5 ms of PostgreSQL's CPU per exchange at 2,000 residents, against 0.6.)"""
+    世帯 twice and the person once (twice, where the person is found by 住民票コード), per exchange.
+    Checked for the three forms of the statement: with the person's 宛名番号 (``exchange_records``),
+    inside the gateway's statement of one exchange (nonce, 符号, read) and inside its statement of
+    a batch of exchanges. (An ``atena_no IN … OR household_no IN …`` read the whole 団体 for every
+    exchange: 1.5 ms of PostgreSQL's CPU per exchange at 2,000 residents, against 0.6; and with the
+    person given by a subquery, ``IN (SELECT … FROM w)`` was joined by hashing a sequential scan of
+    every resident, three per exchange.)"""
     import json
 
     from django.conf import settings
 
+    from moyai.gateway.models import GatewayCode
+    from moyai.gateway.server import pg
     from moyai.platform.codes.checkdigits import with_mod11
     from moyai.residents.models import Resident
     from tests.factories import ResidentFactory
@@ -458,15 +465,12 @@ def test_the_exchange_statement_reads_the_person_and_household_by_index_not_the_
             for i in range(2000)], batch_size=500)
         population = Resident.objects.count()
         household = Resident.objects.filter(household_no=Resident.objects.get(atena_no=person).household_no).count()
-    sql, params = selectors.exchange_record_statement(SHUNAN, "%s", [person], timezone.localdate())
+        resident_code = Resident.objects.get(atena_no=person).resident_code
+    GatewayCode.objects.create(org_id="kenpo-midori", code="k0001.plan", person_key=resident_code)
     with connection.cursor() as cur:
         cur.execute("SET ROLE NONE")  # the owner analyses (the rows of this test's transaction count)
         cur.execute("ANALYZE residents_resident")
         cur.execute(f'SET ROLE "{settings.PG_APP_ROLE}"')
-    with tenant_scope(SHUNAN), connection.cursor() as cur:
-        cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
-        (raw,) = cur.fetchone()
-    plan = raw if isinstance(raw, list) else json.loads(raw)
 
     def read(node: dict[str, Any]) -> int:
         own = 0
@@ -474,5 +478,128 @@ def test_the_exchange_statement_reads_the_person_and_household_by_index_not_the_
             own = (node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)) * node.get("Actual Loops", 1)
         return own + sum(read(child) for child in node.get("Plans", []))
 
+    def rows_read(sql: str, params: list[Any]) -> tuple[int, str]:
+        with tenant_scope(SHUNAN), connection.cursor() as cur:
+            cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql.replace("%b", "%s"), params)
+            (raw,) = cur.fetchone()
+        plan = raw if isinstance(raw, list) else json.loads(raw)
+        return read(plan[0]["Plan"]), json.dumps(plan, ensure_ascii=False)[:3000]
+
+    today = timezone.localdate()
+    by_atena = rows_read(selectors._EXCHANGE_SQL.format(marks="%s"), selectors._exchange_params(SHUNAN, [person], today))
+    sql, params = selectors.exchange_record_statement(SHUNAN, pg._PERSON_OF_CODE, [SHUNAN], today)
+    one = rows_read(pg._REMEMBER_TRANSLATE_READ.format(registry=sql), [
+        "kenpo-midori", secrets.token_hex(16), timezone.now(), "kenpo-midori", "k0001.plan", SHUNAN, *params])
+    sql, params = selectors.exchange_record_statement(SHUNAN, pg._PERSON_OF_QUEUED, [SHUNAN], today)
+    # three exchanges: the person twice, and a 符号 that names nobody
+    batch = rows_read(pg._BATCH_REMEMBER_TRANSLATE_READ.format(registry=sql), [
+        ["kenpo-midori"] * 3, [secrets.token_hex(16) for _ in range(3)], [timezone.now()] * 3,
+        ["k0001.plan", "k0001.none", "k0001.plan"], [SHUNAN] * 3, *params])
     assert household == len(GIVEN) and population > 2000
-    assert read(plan[0]["Plan"]) <= 2 * household + 1, json.dumps(plan, ensure_ascii=False)[:3000]
+    assert by_atena[0] <= 2 * household + 1, by_atena[1]
+    assert one[0] <= 2 * household + 2, one[1]
+    assert batch[0] <= 2 * (2 * household + 2), batch[1]
+
+
+@pytest.mark.skipif(not PG, reason="psycopg async pool: MOYAI_DB=postgresql")
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_exchanges_share_one_statement_and_each_gets_its_own_rows_only(
+        flush_as_owner: None, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``PgRegistry.remember_and_read`` under load: the exchanges waiting at once go to the server in
+    one statement (``_ReadBatcher``), and each gets exactly the rows a statement of its own gives it
+    — its person and their 世帯, nobody else's. A nonce used twice in the same moment is fresh once;
+    a 符号 never issued reads nobody; a failing statement fails each of its exchanges, and the next
+    exchanges are read again."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import psycopg
+
+    from moyai.gateway.domain.keystore import MemoryKeyStore
+    from moyai.gateway.server import pg
+    from moyai.gateway.server.ports import ThreadRegistry
+    from moyai.residents.models import Resident
+
+    families = _town(world)
+    everyone = [a for f in families for a in f]
+    requester, provider = "kenpo-midori", SHUNAN
+    today = timezone.localdate()
+    items = frozenset({"resident_record.name", "resident_record.household"})
+    with tenant_scope(SHUNAN):
+        person_keys = dict(Resident.objects.filter(atena_no__in=everyone).values_list("atena_no", "resident_code"))
+    keys = MemoryKeyStore()
+    keys.rotate()
+    now = dt.datetime.now(dt.UTC)
+    Outcome = tuple[bool, str | None, list[tuple[Any, ...]] | None]
+
+    def seen(result: tuple[bool, Callable[[], tuple[str | None, str | None]], Any]) -> Outcome:
+        fresh, translated, prefetched = result
+        person_key, _ = translated()
+        rows = None if prefetched is None else sorted(prefetched.rows, key=lambda r: (r[0], r[1]))
+        return fresh, person_key, rows
+
+    async def run(read_batch: int, work: Callable[[pg.PgNonces, pg.PgRegistry, dict[str, str]], Awaitable[Any]],
+                  ) -> Any:
+        pool = pg.make_pool(connection.settings_dict, min_size=1, max_size=2, deferred_commit=True)
+        await pool.open(wait=True, timeout=10)
+        codes = pg.PgCodes(pool, keys)
+        executor = ThreadPoolExecutor(1)
+        registry = pg.PgRegistry(connection.settings_dict, ThreadRegistry(ResidentsReadModel(), executor),
+                                 read_batch=read_batch)
+        try:
+            issued = {a: await codes.code_for(requester, str(person_keys[a])) for a in everyone}
+            return await work(pg.PgNonces(pool, dt.timedelta(minutes=5), codes=codes), registry, issued)
+        finally:
+            await registry.close()
+            await pool.close()
+            executor.submit(connections.close_all).result()
+            executor.shutdown()
+
+    def call(registry: pg.PgRegistry, nonces: pg.PgNonces, nonce: str, code: str) -> Awaitable[Any]:
+        return registry.remember_and_read(nonces, requester, nonce, now, code, provider, SHUNAN, items, today)
+
+    never_issued = keys and pg.PgCodes(None, keys)._derive.compute(  # type: ignore[arg-type]
+        keys.current().id, requester, "99999999999")
+
+    async def one_each(nonces: pg.PgNonces, registry: pg.PgRegistry, issued: dict[str, str]) -> dict[str, Outcome]:
+        out = {a: seen(await call(registry, nonces, secrets.token_hex(16), issued[a])) for a in everyone}
+        out["never issued"] = seen(await call(registry, nonces, secrets.token_hex(16), never_issued))
+        return out
+
+    async def at_once(nonces: pg.PgNonces, registry: pg.PgRegistry, issued: dict[str, str]) -> dict[str, Any]:
+        twice = secrets.token_hex(16)
+        names = [*everyone, "never issued", "twice-1", "twice-2"]
+        results = await asyncio.gather(*[call(registry, nonces, secrets.token_hex(16), issued[a]) for a in everyone],
+                                       call(registry, nonces, secrets.token_hex(16), never_issued),
+                                       call(registry, nonces, twice, issued[everyone[0]]),
+                                       call(registry, nonces, twice, issued[everyone[1]]))
+        out: dict[str, Any] = {n: seen(r) for n, r in zip(names, results, strict=True)}
+        batcher = registry._batchers[SHUNAN]
+        out["counts"] = (batcher.statements, batcher.exchanges)
+        # a statement that fails: every exchange of it gets the error; the next ones are read again
+        monkeypatch.setattr(pg, "_BATCH_REMEMBER_TRANSLATE_READ", (
+            "SELECT %b::text[], %b::text[], %b::timestamptz[], %b::text[], %b::text[], 'n', NULL, NULL "
+            "FROM no_such_table WHERE EXISTS ({registry})"))
+        failed = await asyncio.gather(*[call(registry, nonces, secrets.token_hex(16), issued[a]) for a in everyone[:4]],
+                                      return_exceptions=True)
+        out["failed"] = [f.sqlstate if isinstance(f, psycopg.Error) else repr(f) for f in failed]
+        monkeypatch.undo()
+        out["after"] = seen(await call(registry, nonces, secrets.token_hex(16), issued[everyone[2]]))
+        return out
+
+    alone = asyncio.run(run(1, one_each))
+    together = asyncio.run(run(64, at_once))
+    statements, exchanges = together.pop("counts")
+    assert exchanges == len(everyone) + 3 and statements < exchanges / 4  # they went together
+    assert together.pop("failed") == [psycopg.errors.UndefinedTable.sqlstate] * 4
+    assert together.pop("after") == alone[everyone[2]]
+    twice = [together.pop("twice-1"), together.pop("twice-2")]
+    assert sorted(t[0] for t in twice) == [False, True]  # fresh once; the replay read nobody
+    assert [t[2] is None for t in twice] == [not t[0] for t in twice]
+    assert together == alone
+    assert alone["never issued"] == (True, None, None)
+    for a in set(everyone) - set(families[4]) - {families[5][0]} - set(families[6]):
+        fresh, person_key, rows = alone[a]
+        assert fresh and person_key == person_keys[a] and rows is not None
+        # its person and the members of its 世帯, nobody else's
+        household = next(f for f in families if a in f)
+        assert {r[1] for r in rows if r[0] == "r"} <= set(household) and a in {r[1] for r in rows}

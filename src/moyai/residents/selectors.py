@@ -684,16 +684,23 @@ class ExchangeRecord:
 #: key, the other members by (団体, 世帯番号) — one ``atena_no IN … OR household_no IN …`` read the
 #: whole table (a sequential scan: PostgreSQL's CPU per gateway exchange 1.47 ms at 2,000 residents
 #: instead of 0.60, and growing with the 団体).
-_EXCHANGE_SQL = """
+#:
+#: ``{persons}``, ``{in_w}`` and ``{w_households}`` are the membership tests: ``IN (…)`` lists and
+#: subqueries, as both backends take them (:data:`_IN_LISTS`), or, on PostgreSQL when the persons
+#: come from a subquery (:func:`exchange_record_statement`), ``= ANY (ARRAY(…))`` (:data:`_PG_ARRAYS`).
+#: With a subquery the planner cannot know that ``w`` holds one person: in a 団体 of a few thousand
+#: it joined each ``IN (SELECT … FROM w)`` by hashing a sequential scan of every resident (three
+#: scans per exchange); an array is computed first and looked up in the index whatever the estimate.
+_EXCHANGE_TEMPLATE = """
 WITH w AS (
-  SELECT atena_no, household_no FROM residents_resident WHERE tenant_code = %s AND atena_no IN ({marks})),
+  SELECT atena_no, household_no FROM residents_resident WHERE tenant_code = %s AND atena_no {persons}),
 r AS (
   SELECT atena_no, household_no, state FROM residents_resident
-  WHERE tenant_code = %s AND atena_no IN (SELECT atena_no FROM w)
+  WHERE tenant_code = %s AND atena_no {in_w}
   UNION ALL
   SELECT atena_no, household_no, state FROM residents_resident
-  WHERE tenant_code = %s AND household_no IN (SELECT household_no FROM w WHERE household_no <> '')
-    AND atena_no NOT IN (SELECT atena_no FROM w))
+  WHERE tenant_code = %s AND household_no {w_households}
+    AND NOT (atena_no {in_w}))
 SELECT 'r', atena_no, state FROM r
 UNION ALL
 SELECT 'm', p.atena_no, NULL FROM residents_supportmeasureperson p
@@ -707,6 +714,14 @@ SELECT 's', s.target, NULL FROM residents_suppression s
 UNION ALL
 SELECT 'p', atena_no, NULL FROM residents_resident WHERE tenant_code = %s AND pending_from <= %s
 """
+_IN_LISTS: Final = {"persons": "IN ({marks})", "in_w": "IN (SELECT atena_no FROM w)",
+                    "w_households": "IN (SELECT household_no FROM w WHERE household_no <> '')"}
+_PG_ARRAYS: Final = {"persons": "= ANY (ARRAY({marks}))", "in_w": "= ANY (ARRAY(SELECT atena_no FROM w))",
+                     "w_households": "= ANY (ARRAY(SELECT household_no FROM w WHERE household_no <> ''))"}
+#: the statement with a list of ``{marks}`` (``%s, %s …``): both backends
+_EXCHANGE_SQL: Final = _EXCHANGE_TEMPLATE.format(**_IN_LISTS)
+#: the statement with a subquery as ``{marks}``: PostgreSQL
+_EXCHANGE_SQL_PG: Final = _EXCHANGE_TEMPLATE.format(**_PG_ARRAYS)
 
 
 def _exchange_params(tenant_code: str, persons: Sequence[Any], on: dt.date) -> list[Any]:
@@ -840,7 +855,7 @@ def exchange_record_statement(tenant_code: str, lookup: str, lookup_params: Sequ
     person, ``%s`` placeholders, ``lookup_params``) as its person list: rows (source, 宛名番号,
     state) for :func:`exchange_read_rows`. For a caller that puts it inside a statement of its own
     (the gateway: with the nonce and the 符号 lookup, one round trip)."""
-    return _EXCHANGE_SQL.format(marks=lookup), _exchange_params(tenant_code, lookup_params, on)
+    return _EXCHANGE_SQL_PG.format(marks=lookup), _exchange_params(tenant_code, lookup_params, on)
 
 
 def exchange_read_rows(rows: Iterable[Sequence[Any]], tenant_code: str, resident_code: str, *, on: dt.date,

@@ -58,6 +58,8 @@ def serve(
     pool_size: Annotated[int, typer.Option(help="PostgreSQL の非同期接続プールの最大接続数")] = 16,
     registry_pool_size: Annotated[int, typer.Option(
         help="団体ごとの住民記録読み取り用接続プールの最大接続数（照会のあった団体ごと）")] = 8,
+    read_batch: Annotated[int, typer.Option(
+        help="同じ団体の照会のノンス・符号・住民記録の読み取りを1つのSQL文にまとめる最大件数（1: まとめない）")] = 64,
     workers: Annotated[int, typer.Option(help="サーバープロセス数（同じポートで待ち受ける）")] = 1,
     http: Annotated[str, typer.Option(help="HTTP パーサー（auto・httptools・h11）")] = "auto",
     loop: Annotated[str, typer.Option(help="イベントループ（auto・uvloop・asyncio）")] = "auto",
@@ -71,6 +73,9 @@ def serve(
         raise typer.Exit(2)
     if workers < 1:
         console.print(f"[red]エラー:[/red] --workers は1以上です（{workers}）")
+        raise typer.Exit(2)
+    if read_batch < 1:
+        console.print(f"[red]エラー:[/red] --read-batch は1以上です（{read_batch}）")
         raise typer.Exit(2)
     if registry_pool_size < 1:
         console.print(f"[red]エラー:[/red] --registry-pool-size は1以上です（{registry_pool_size}）")
@@ -89,5 +94,5 @@ def serve(
 
     run(GatewayConfig(dc=dc, pki_dir=str(pki), host=host, port=port or (8441 if dc == "a" else 8442),
                       peers=peers, batch_size=batch_size, registry_threads=registry_threads, pool_size=pool_size,
-                      registry_pool_size=registry_pool_size,
+                      registry_pool_size=registry_pool_size, read_batch=read_batch,
                       workers=workers, http=http, loop=loop))

@@ -81,6 +81,27 @@ _REMEMBER_TRANSLATE_READ: Final = (
 _PERSON_OF_CODE: Final = ("SELECT atena_no FROM residents_resident WHERE tenant_code = %s "
                           "AND resident_code = (SELECT person_key FROM f) AND EXISTS (SELECT 1 FROM n)")
 
+#: :data:`_REMEMBER_TRANSLATE_READ` for a batch of exchanges of one 団体 (:class:`_ReadBatcher`), one
+#: array per column (``%b``, so the statement's text and its prepared plan do not depend on the
+#: batch's size): every row is tagged with its exchange's position in the batch (``q.i``, from 1),
+#: the head row ('n') as for one exchange, then the registry's rows of that exchange alone, read in
+#: a ``LATERAL`` subquery whose person is that exchange's 符号 row (so one exchange's rows can never
+#: be another's), and only when that exchange's nonce was new. The batch never holds one nonce twice.
+_BATCH_REMEMBER_TRANSLATE_READ: Final = (
+    "WITH q AS (SELECT * FROM unnest(%b::text[], %b::text[], %b::timestamptz[], %b::text[], %b::text[]) "
+    "WITH ORDINALITY AS q(requester, nonce, seen_at, code, to_org, i)), "
+    "n AS (INSERT INTO gateway_nonce (requester, nonce, seen_at) SELECT requester, nonce, seen_at FROM q "
+    "ON CONFLICT (requester, nonce) DO NOTHING RETURNING requester, nonce), "
+    "f AS (SELECT q.i, c.person_key FROM q JOIN gateway_code c ON c.org_id = q.requester AND c.code = q.code) "
+    "SELECT q.i, 'n', f.person_key, jsonb_build_array((SELECT count(*) FROM n WHERE n.requester = q.requester "
+    "AND n.nonce = q.nonce), (SELECT t.code FROM gateway_code t WHERE t.org_id = q.to_org "
+    "AND t.person_key = f.person_key)) FROM q LEFT JOIN f ON f.i = q.i "
+    "UNION ALL SELECT q.i, registry.* FROM q CROSS JOIN LATERAL ({registry}) AS registry")
+#: the residents' person list in that statement: the person of the exchange's 符号 row, if its nonce was new
+_PERSON_OF_QUEUED: Final = ("SELECT atena_no FROM residents_resident WHERE tenant_code = %s "
+                            "AND resident_code = (SELECT f.person_key FROM f WHERE f.i = q.i) "
+                            "AND EXISTS (SELECT 1 FROM n WHERE n.requester = q.requester AND n.nonce = q.nonce)")
+
 #: one statement for a whole group, whatever its size (so it is prepared once): one array per column,
 #: sent in binary (``%b``): psycopg escapes each element of a text array through a regular
 #: expression (≈ 65 µs per entry of these twelve columns, measured), a binary array costs ≈ 4 µs
@@ -149,8 +170,9 @@ class PgNonces:
         self.codes = codes
         self._since_purge = 0
 
-    async def _purge(self, conn: AsyncConnection[Any], now: dt.datetime) -> None:
-        self._since_purge += 1
+    async def _purge(self, conn: AsyncConnection[Any], now: dt.datetime, seen: int = 1) -> None:
+        """Every ``purge_every`` nonces seen, delete those too old to be accepted anyway."""
+        self._since_purge += seen
         if self._since_purge >= self.purge_every:
             self._since_purge = 0
             await conn.execute("DELETE FROM gateway_nonce WHERE seen_at < %s", [now - 2 * self.window])
@@ -270,6 +292,119 @@ class Prefetched:
     on: dt.date
 
 
+@dataclass(frozen=True)
+class _Queued:
+    """One exchange waiting for :class:`_ReadBatcher`'s next statement."""
+
+    requester: str
+    nonce: str
+    now: dt.datetime
+    code: str
+    to_org: str
+    on: dt.date
+    future: asyncio.Future[list[tuple[Any, ...]]]
+
+
+class _ReadBatcher:
+    """The nonce, 符号 lookup and registry read of concurrent exchanges of one 団体, in one statement.
+
+    Each answered exchange needs one round trip of its own before its reply (the nonce, the 符号
+    row and the person's rows: :data:`_REMEMBER_TRANSLATE_READ`). Under load many are waiting for
+    it at once, and each statement costs the gateway and the server a fixed price (psycopg's send
+    and wait, the server's wake-up, bind, executor start and commit) far above its rows. So the
+    exchanges of one 団体 queue here, and up to ``max_inflight`` drain tasks each take what is
+    waiting (up to ``max_batch``, one date, never one (requester, nonce) twice) into one
+    :data:`_BATCH_REMEMBER_TRANSLATE_READ`, and hand every exchange its own rows. Alone, an
+    exchange waits for nothing but its own statement, as before.
+
+    A batch's statement fails as a whole: every exchange of it gets the error, as it would have got
+    its own statement's. The rows are only what each statement returned; nothing is used before
+    the caller checks the 符号 row (:meth:`PgRegistry.remember_and_read`).
+    """
+
+    def __init__(self, registry: PgRegistry, nonces: PgNonces, tenant_code: str, *, max_batch: int = 64,
+                 max_inflight: int = 2) -> None:
+        self.registry = registry
+        self.nonces = nonces
+        self.tenant_code = tenant_code
+        self.max_batch = max_batch
+        self.max_inflight = max_inflight
+        self._queue: list[_Queued] = []
+        self._draining = 0
+        #: statements run and exchanges they carried (for the benchmark and the tests)
+        self.statements = 0
+        self.exchanges = 0
+
+    async def read(self, requester: str, nonce: str, now: dt.datetime, code: str, to_org: str,
+                   on: dt.date) -> list[tuple[Any, ...]]:
+        """This exchange's rows of the statement: (source, 宛名番号 or person key, value), head first."""
+        future: asyncio.Future[list[tuple[Any, ...]]] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Queued(requester, nonce, now, code, to_org, on, future))
+        if self._draining < self.max_inflight:
+            self._draining += 1
+            asyncio.get_running_loop().create_task(self._drain(), name=f"registry-reads-{self.tenant_code}")
+        return await future
+
+    def _take(self) -> list[_Queued]:
+        """The next batch: the oldest waiting exchange, then those after it of the same date whose
+        nonce is not already in the batch (a second use of one nonce waits for the next statement,
+        where the first one's row makes it a replay), up to ``max_batch``."""
+        first = self._queue[0]
+        batch: list[_Queued] = []
+        rest: list[_Queued] = []
+        seen: set[tuple[str, str]] = set()
+        for q in self._queue:
+            key = (q.requester, q.nonce)
+            if len(batch) < self.max_batch and q.on == first.on and key not in seen:
+                seen.add(key)
+                batch.append(q)
+            else:
+                rest.append(q)
+        self._queue = rest
+        return batch
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                batch = self._take()
+                try:
+                    rows = await self._run(batch)
+                except Exception as exc:  # each exchange fails as its own statement would have
+                    for q in batch:
+                        if not q.future.done():
+                            q.future.set_exception(exc)
+                    continue
+                except BaseException:  # shutdown: nobody is answered from this batch
+                    for q in [*batch, *self._queue]:
+                        q.future.cancel()
+                    self._queue = []
+                    raise
+                for i, q in enumerate(batch, start=1):
+                    if not q.future.done():
+                        q.future.set_result(rows.get(i, []))
+        finally:
+            self._draining -= 1
+
+    async def _run(self, batch: list[_Queued]) -> dict[int, list[tuple[Any, ...]]]:
+        on = batch[0].on
+        registry_sql, registry_params = selectors.exchange_record_statement(self.tenant_code, _PERSON_OF_QUEUED,
+                                                                            [self.tenant_code], on)
+        columns = [[q.requester for q in batch], [q.nonce for q in batch], [q.now for q in batch],
+                   [q.code for q in batch], [q.to_org for q in batch]]
+        pool = await self.registry._pool(self.tenant_code)
+        async with pool.connection() as conn:
+            cur = await conn.execute(_BATCH_REMEMBER_TRANSLATE_READ.format(registry=registry_sql),
+                                     [*columns, *registry_params])
+            fetched = await cur.fetchall()
+            await self.nonces._purge(conn, max(q.now for q in batch), seen=len(batch))
+        self.statements += 1
+        self.exchanges += len(batch)
+        rows: dict[int, list[tuple[Any, ...]]] = {}
+        for row in fetched:
+            rows.setdefault(int(row[0]), []).append(tuple(row[1:]))
+        return rows
+
+
 class PgRegistry:
     """The registry read on the pool (``selectors.exchange_record_async``), the full rules in a thread.
 
@@ -282,11 +417,15 @@ class PgRegistry:
     to that 団体 (``make_pool(tenant=…)``): no ``BEGIN`` / ``set_config`` / ``COMMIT`` per read.
     """
 
-    def __init__(self, db: Mapping[str, Any], fallback: RegistryPort, *, max_size: int = 8) -> None:
+    def __init__(self, db: Mapping[str, Any], fallback: RegistryPort, *, max_size: int = 8,
+                 read_batch: int = 64) -> None:
         self.db = db
         self.fallback = fallback
         self.max_size = max_size
+        #: the most exchanges :meth:`remember_and_read` puts in one statement (1: a statement each)
+        self.read_batch = read_batch
         self._pools: dict[str, AsyncConnectionPool] = {}
+        self._batchers: dict[str, _ReadBatcher] = {}
         self._opening = asyncio.Lock()
         #: reads answered on the pool / handed to the fallback (for the benchmark and tests)
         self.fast = 0
@@ -352,14 +491,21 @@ class PgRegistry:
         except CodeError:
             fresh, translated = await nonces.remember_and_translate(requester, nonce, now, code, to_org)
             return fresh, translated, None
-        registry_sql, registry_params = selectors.exchange_record_statement(tenant_code, _PERSON_OF_CODE,
-                                                                            [tenant_code], on)
-        pool = await self._pool(tenant_code)
-        async with pool.connection() as conn:
-            cur = await conn.execute(_REMEMBER_TRANSLATE_READ.format(registry=registry_sql),
-                                     [requester, nonce, now, requester, code, to_org, *registry_params])
-            rows = await cur.fetchall()
-            await nonces._purge(conn, now)
+        if self.read_batch > 1:
+            batcher = self._batchers.get(tenant_code)
+            if batcher is None or batcher.nonces is not nonces:
+                batcher = self._batchers[tenant_code] = _ReadBatcher(self, nonces, tenant_code,
+                                                                     max_batch=self.read_batch)
+            rows = await batcher.read(requester, nonce, now, code, to_org, on)
+        else:
+            registry_sql, registry_params = selectors.exchange_record_statement(tenant_code, _PERSON_OF_CODE,
+                                                                                [tenant_code], on)
+            pool = await self._pool(tenant_code)
+            async with pool.connection() as conn:
+                cur = await conn.execute(_REMEMBER_TRANSLATE_READ.format(registry=registry_sql),
+                                         [requester, nonce, now, requester, code, to_org, *registry_params])
+                rows = await cur.fetchall()
+                await nonces._purge(conn, now)
         head = [r for r in rows if r[0] == "n"]
         assert len(head) == 1  # one row, whatever the lookup finds
         _, person_key, (inserted, existing) = head[0]

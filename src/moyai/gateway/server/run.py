@@ -64,6 +64,9 @@ class GatewayConfig:
     pool_size: int = 16
     #: connections of each hosted 団体's registry pool (opened on its first read)
     registry_pool_size: int = 8
+    #: the most exchanges of one 団体 whose nonce, 符号 lookup and registry read share one statement
+    #: (``PgRegistry.read_batch``; 1: one statement per exchange)
+    read_batch: int = 64
     registry_threads: int = 8
     keep_alive: int = 5
     #: server processes on the one port (uvicorn workers); each has its own pools and log writer,
@@ -101,7 +104,7 @@ def build_app(config: GatewayConfig) -> GatewayApp:
         group_log = GroupCommitLog(log_pool, log_id, log_signer, batch_size=config.batch_size)
         codes = PgCodes(pool, code_keys)
         nonces, log_port = PgNonces(pool, DEFAULT_WINDOW, codes=codes), group_log
-        pg_registry = PgRegistry(db, registry, max_size=config.registry_pool_size)
+        pg_registry = PgRegistry(db, registry, max_size=config.registry_pool_size, read_batch=config.read_batch)
         registry = pg_registry
 
         async def open_ports() -> None:
