@@ -855,7 +855,7 @@ def exchange_record_statement(tenant_code: str, lookup: str, lookup_params: Sequ
     person, ``%s`` placeholders, ``lookup_params``) as its person list: rows (source, 宛名番号,
     state) for :func:`exchange_read_rows`. For a caller that puts it inside a statement of its own
     (the gateway: with the nonce and the 符号 lookup, one round trip)."""
-    return _EXCHANGE_SQL_PG.format(marks=lookup), _exchange_params(tenant_code, lookup_params, on)
+    return (_EXCHANGE_SQL if __import__("os").environ.get("MOYAI_IN_FORM") else _EXCHANGE_SQL_PG).format(marks=lookup), _exchange_params(tenant_code, lookup_params, on)
 
 
 def exchange_read_rows(rows: Iterable[Sequence[Any]], tenant_code: str, resident_code: str, *, on: dt.date,
