@@ -684,23 +684,16 @@ class ExchangeRecord:
 #: key, the other members by (団体, 世帯番号) — one ``atena_no IN … OR household_no IN …`` read the
 #: whole table (a sequential scan: PostgreSQL's CPU per gateway exchange 1.47 ms at 2,000 residents
 #: instead of 0.60, and growing with the 団体).
-#:
-#: ``{persons}``, ``{in_w}`` and ``{w_households}`` are the membership tests: ``IN (…)`` lists and
-#: subqueries, as both backends take them (:data:`_IN_LISTS`), or, on PostgreSQL when the persons
-#: come from a subquery (:func:`exchange_record_statement`), ``= ANY (ARRAY(…))`` (:data:`_PG_ARRAYS`).
-#: With a subquery the planner cannot know that ``w`` holds one person: in a 団体 of a few thousand
-#: it joined each ``IN (SELECT … FROM w)`` by hashing a sequential scan of every resident (three
-#: scans per exchange); an array is computed first and looked up in the index whatever the estimate.
-_EXCHANGE_TEMPLATE = """
+_EXCHANGE_SQL = """
 WITH w AS (
-  SELECT atena_no, household_no FROM residents_resident WHERE tenant_code = %s AND atena_no {persons}),
+  SELECT atena_no, household_no FROM residents_resident WHERE tenant_code = %s AND atena_no IN ({marks})),
 r AS (
   SELECT atena_no, household_no, state FROM residents_resident
-  WHERE tenant_code = %s AND atena_no {in_w}
+  WHERE tenant_code = %s AND atena_no IN (SELECT atena_no FROM w)
   UNION ALL
   SELECT atena_no, household_no, state FROM residents_resident
-  WHERE tenant_code = %s AND household_no {w_households}
-    AND NOT (atena_no {in_w}))
+  WHERE tenant_code = %s AND household_no IN (SELECT household_no FROM w WHERE household_no <> '')
+    AND atena_no NOT IN (SELECT atena_no FROM w))
 SELECT 'r', atena_no, state FROM r
 UNION ALL
 SELECT 'm', p.atena_no, NULL FROM residents_supportmeasureperson p
@@ -714,14 +707,39 @@ SELECT 's', s.target, NULL FROM residents_suppression s
 UNION ALL
 SELECT 'p', atena_no, NULL FROM residents_resident WHERE tenant_code = %s AND pending_from <= %s
 """
-_IN_LISTS: Final = {"persons": "IN ({marks})", "in_w": "IN (SELECT atena_no FROM w)",
-                    "w_households": "IN (SELECT household_no FROM w WHERE household_no <> '')"}
-_PG_ARRAYS: Final = {"persons": "= ANY (ARRAY({marks}))", "in_w": "= ANY (ARRAY(SELECT atena_no FROM w))",
-                     "w_households": "= ANY (ARRAY(SELECT household_no FROM w WHERE household_no <> ''))"}
-#: the statement with a list of ``{marks}`` (``%s, %s …``): both backends
-_EXCHANGE_SQL: Final = _EXCHANGE_TEMPLATE.format(**_IN_LISTS)
-#: the statement with a subquery as ``{marks}``: PostgreSQL
-_EXCHANGE_SQL_PG: Final = _EXCHANGE_TEMPLATE.format(**_PG_ARRAYS)
+
+#: The same statement with the persons found by a subquery (``{lookup}``, PostgreSQL only: the
+#: gateway's statements, :func:`exchange_record_statement`). There the planner cannot know that
+#: ``w`` holds one person, and it joined each ``IN (SELECT … FROM w)`` by hashing a sequential scan
+#: of every resident of the 団体, three per exchange, in the generic plan the gateway's prepared
+#: statements run (120,073 rows read for one exchange in a 団体 of 40,024). Here each member is read
+#: per row of ``w`` in a ``LATERAL`` subquery that ``OFFSET 0`` keeps from being flattened into a
+#: join: an index lookup whatever the estimate (tested on the generic plan).
+_EXCHANGE_SQL_LOOKUP = """
+WITH w AS ({lookup}),
+r AS (
+  SELECT x.atena_no, x.household_no, x.state FROM w CROSS JOIN LATERAL (
+    SELECT atena_no, household_no, state FROM residents_resident
+    WHERE tenant_code = %s AND atena_no = w.atena_no OFFSET 0) AS x
+  UNION ALL
+  SELECT x.atena_no, x.household_no, x.state FROM (SELECT DISTINCT household_no FROM w WHERE household_no <> '') AS h
+  CROSS JOIN LATERAL (
+    SELECT atena_no, household_no, state FROM residents_resident
+    WHERE tenant_code = %s AND household_no = h.household_no OFFSET 0) AS x
+  WHERE x.atena_no NOT IN (SELECT atena_no FROM w))
+SELECT 'r', atena_no, state FROM r
+UNION ALL
+SELECT 'm', p.atena_no, NULL FROM residents_supportmeasureperson p
+  WHERE p.tenant_code = %s AND p.atena_no IN (SELECT atena_no FROM r) AND p.measure_id IN (
+    SELECT id FROM residents_supportmeasure m WHERE m.tenant_code = p.tenant_code AND m.status <> %s)
+UNION ALL
+SELECT 's', s.target, NULL FROM residents_suppression s
+  WHERE s.tenant_code = %s AND s.released_at IS NULL AND (
+    (s.target_kind = 'person' AND s.target IN (SELECT atena_no FROM w))
+    OR (s.target_kind = 'household' AND s.target IN (SELECT household_no FROM r WHERE household_no <> '')))
+UNION ALL
+SELECT 'p', atena_no, NULL FROM residents_resident WHERE tenant_code = %s AND pending_from <= %s
+"""
 
 
 def _exchange_params(tenant_code: str, persons: Sequence[Any], on: dt.date) -> list[Any]:
@@ -840,7 +858,8 @@ class ExchangeRead:
 
 
 #: the indexed 住民票コード lookup that :func:`exchange_record_async` puts in the statement as its person list
-_BY_RESIDENT_CODE: Final = "SELECT atena_no FROM residents_resident WHERE tenant_code = %s AND resident_code = %s"
+_BY_RESIDENT_CODE: Final = ("SELECT atena_no, household_no FROM residents_resident WHERE tenant_code = %s "
+                             "AND resident_code = %s")
 
 
 def exchange_needs_full_rules(on: dt.date, *, with_history: bool = False) -> bool:
@@ -851,11 +870,14 @@ def exchange_needs_full_rules(on: dt.date, *, with_history: bool = False) -> boo
 
 def exchange_record_statement(tenant_code: str, lookup: str, lookup_params: Sequence[Any],
                               on: dt.date) -> tuple[str, list[Any]]:
-    """:func:`exchange_records`' statement with ``lookup`` (a ``SELECT atena_no …`` of at most one
-    person, ``%s`` placeholders, ``lookup_params``) as its person list: rows (source, 宛名番号,
-    state) for :func:`exchange_read_rows`. For a caller that puts it inside a statement of its own
-    (the gateway: with the nonce and the 符号 lookup, one round trip)."""
-    return (_EXCHANGE_SQL if __import__("os").environ.get("MOYAI_IN_FORM") else _EXCHANGE_SQL_PG).format(marks=lookup), _exchange_params(tenant_code, lookup_params, on)
+    """:func:`exchange_records`' statement (PostgreSQL) with ``lookup`` (a ``SELECT atena_no,
+    household_no FROM residents_resident …`` of at most one person, ``%s`` placeholders,
+    ``lookup_params``) as its persons: rows (source, 宛名番号, state) for :func:`exchange_read_rows`.
+    For a caller that puts it inside a statement of its own (the gateway: with the nonce and the
+    符号 lookup, one round trip)."""
+    # _exchange_params less w's own 団体 and persons (the lookup has its own)
+    return _EXCHANGE_SQL_LOOKUP.format(lookup=lookup), [*lookup_params,
+                                                        *_exchange_params(tenant_code, [], on)[1:]]
 
 
 def exchange_read_rows(rows: Iterable[Sequence[Any]], tenant_code: str, resident_code: str, *, on: dt.date,

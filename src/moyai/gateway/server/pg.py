@@ -77,8 +77,8 @@ _REMEMBER_TRANSLATE_READ: Final = (
     "SELECT 'n', f.person_key, jsonb_build_array((SELECT count(*) FROM n), (SELECT t.code FROM gateway_code t "
     "WHERE t.org_id = %s AND t.person_key = f.person_key)) FROM (SELECT 1) AS one LEFT JOIN f ON true "
     "UNION ALL SELECT * FROM ({registry}) AS registry")
-#: the residents' person list in that statement: the person of the 符号 row, if the nonce was new
-_PERSON_OF_CODE: Final = ("SELECT atena_no FROM residents_resident WHERE tenant_code = %s "
+#: the residents' persons in that statement (宛名番号, 世帯番号): the person of the 符号 row, if the nonce was new
+_PERSON_OF_CODE: Final = ("SELECT atena_no, household_no FROM residents_resident WHERE tenant_code = %s "
                           "AND resident_code = (SELECT person_key FROM f) AND EXISTS (SELECT 1 FROM n)")
 
 #: :data:`_REMEMBER_TRANSLATE_READ` for a batch of exchanges of one 団体 (:class:`_ReadBatcher`), one
@@ -97,8 +97,8 @@ _BATCH_REMEMBER_TRANSLATE_READ: Final = (
     "AND n.nonce = q.nonce), (SELECT t.code FROM gateway_code t WHERE t.org_id = q.to_org "
     "AND t.person_key = f.person_key)) FROM q LEFT JOIN f ON f.i = q.i "
     "UNION ALL SELECT q.i, registry.* FROM q CROSS JOIN LATERAL ({registry}) AS registry")
-#: the residents' person list in that statement: the person of the exchange's 符号 row, if its nonce was new
-_PERSON_OF_QUEUED: Final = ("SELECT atena_no FROM residents_resident WHERE tenant_code = %s "
+#: the residents' persons in that statement: the person of the exchange's 符号 row, if its nonce was new
+_PERSON_OF_QUEUED: Final = ("SELECT atena_no, household_no FROM residents_resident WHERE tenant_code = %s "
                             "AND resident_code = (SELECT f.person_key FROM f WHERE f.i = q.i) "
                             "AND EXISTS (SELECT 1 FROM n WHERE n.requester = q.requester AND n.nonce = q.nonce)")
 
