@@ -463,7 +463,7 @@ def test_the_exchange_statement_reads_the_person_and_household_by_index_not_the_
         Resident.objects.bulk_create([
             ResidentFactory.build(tenant_id=SHUNAN, atena_no=with_mod11(f"{800000000 + i:09d}"),
                                   household_no=with_mod11(f"{800000000 + i // 2:09d}"), display_name="住民")
-            for i in range(int(os.environ.get("PLAN_N", "2000")))], batch_size=500)
+            for i in range(2000)], batch_size=500)
         population = Resident.objects.count()
         household = Resident.objects.filter(household_no=Resident.objects.get(atena_no=person).household_no).count()
         resident_code = Resident.objects.get(atena_no=person).resident_code
@@ -499,12 +499,6 @@ def test_the_exchange_statement_reads_the_person_and_household_by_index_not_the_
             if generic:
                 cur.execute("DEALLOCATE plan_check")
         plan = raw if isinstance(raw, list) else json.loads(raw)
-        if os.environ.get("PLAN_SHOW"):
-            def show(node: Any, depth: int = 0) -> None:
-                print("  " * depth, node.get("Node Type"), node.get("Relation Name"), node.get("Index Name"), node.get("Actual Rows"), node.get("Actual Loops"), (node.get("Filter") or node.get("Index Cond") or node.get("Hash Cond") or "")[:110], node.get("Subplan Name") or "")
-                for c in node.get("Plans", []):
-                    show(c, depth + 1)
-            show(plan[0]["Plan"])
         return read(plan[0]["Plan"]), json.dumps(plan, ensure_ascii=False)[:3000]
 
     today = timezone.localdate()
@@ -541,6 +535,7 @@ def test_concurrent_exchanges_share_one_statement_and_each_gets_its_own_rows_onl
 
     import psycopg
 
+    from moyai.gateway.domain.codes import CodeService, MemoryCodeStore
     from moyai.gateway.domain.keystore import MemoryKeyStore
     from moyai.gateway.server import pg
     from moyai.gateway.server.ports import ThreadRegistry
@@ -584,8 +579,7 @@ def test_concurrent_exchanges_share_one_statement_and_each_gets_its_own_rows_onl
     def call(registry: pg.PgRegistry, nonces: pg.PgNonces, nonce: str, code: str) -> Awaitable[Any]:
         return registry.remember_and_read(nonces, requester, nonce, now, code, provider, SHUNAN, items, today)
 
-    never_issued = keys and pg.PgCodes(None, keys)._derive.compute(  # type: ignore[arg-type]
-        keys.current().id, requester, "99999999999")
+    never_issued = CodeService(keys, MemoryCodeStore()).compute(keys.current().id, requester, "99999999999")
 
     async def one_each(nonces: pg.PgNonces, registry: pg.PgRegistry, issued: dict[str, str]) -> dict[str, Outcome]:
         out = {a: seen(await call(registry, nonces, secrets.token_hex(16), issued[a])) for a in everyone}
@@ -602,6 +596,8 @@ def test_concurrent_exchanges_share_one_statement_and_each_gets_its_own_rows_onl
         out: dict[str, Any] = {n: seen(r) for n, r in zip(names, results, strict=True)}
         batcher = registry._batchers[SHUNAN]
         out["counts"] = (batcher.statements, batcher.exchanges)
+        async with (await registry._pool(SHUNAN)).connection() as conn:  # the plans the tests check
+            out["plans"] = (await (await conn.execute("SHOW plan_cache_mode")).fetchone() or [None])[0]
         # a statement that fails: every exchange of it gets the error; the next ones are read again
         monkeypatch.setattr(pg, "_BATCH_REMEMBER_TRANSLATE_READ", (
             "SELECT %b::text[], %b::text[], %b::timestamptz[], %b::text[], %b::text[], 'n', NULL, NULL "
@@ -615,6 +611,7 @@ def test_concurrent_exchanges_share_one_statement_and_each_gets_its_own_rows_onl
 
     alone = asyncio.run(run(1, one_each))
     together = asyncio.run(run(64, at_once))
+    assert together.pop("plans") == "force_generic_plan"
     statements, exchanges = together.pop("counts")
     assert exchanges == len(everyone) + 3 and statements < exchanges / 4  # they went together
     assert together.pop("failed") == [psycopg.errors.UndefinedTable.sqlstate] * 4

@@ -128,7 +128,8 @@ def conninfo(db: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def make_pool(db: Mapping[str, Any], *, min_size: int = 4, max_size: int = 16, deferred_commit: bool = False,
-              name: str = "moyai-gateway", tenant: str | None = None) -> AsyncConnectionPool:
+              name: str = "moyai-gateway", tenant: str | None = None,
+              generic_plans: bool = False) -> AsyncConnectionPool:
     """A pool on the Django database's role and database, to be opened on the server's event loop.
 
     ``deferred_commit``: the pool's sessions commit with ``synchronous_commit = off`` — for the
@@ -141,9 +142,17 @@ def make_pool(db: Mapping[str, Any], *, min_size: int = 4, max_size: int = 16, d
     set by the connection's start-up options, as ``tenant_scope`` sets it per transaction), so
     row-level security confines the pool to that 団体's rows for the connections' whole life. A
     pool without it sees no 団体's rows unless a transaction sets one (fails closed).
+
+    ``generic_plans``: prepared statements always run their generic plan
+    (``plan_cache_mode = force_generic_plan``). For the registry's statements, whose generic plans
+    are tested to read by index: PostgreSQL's own choice kept planning the batched statement for
+    its values, about 1.5–2.4 ms of the server's CPU per statement (measured; 0.7 ms with the
+    generic plan for a batch of one).
     """
     kwargs = conninfo(db)
     settings = ["-c synchronous_commit=off"] if deferred_commit else []
+    if generic_plans:
+        settings.append("-c plan_cache_mode=force_generic_plan")
     if tenant is not None:
         if not TENANT_CODE.fullmatch(tenant):
             raise ValueError(f"団体コードが正しくありません: {tenant!r}")
@@ -438,7 +447,8 @@ class PgRegistry:
                 pool = self._pools.get(tenant_code)
                 if pool is None:
                     pool = make_pool(self.db, min_size=1, max_size=self.max_size, deferred_commit=True,
-                                     tenant=tenant_code, name=f"moyai-gateway-registry-{tenant_code}")
+                                     tenant=tenant_code, name=f"moyai-gateway-registry-{tenant_code}",
+                                     generic_plans=True)
                     await pool.open(wait=True, timeout=10)
                     self._pools[tenant_code] = pool
         return pool
