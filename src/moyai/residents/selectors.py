@@ -677,6 +677,23 @@ class ExchangeRecord:
     history: list[HistoryRow] | None = None
 
 
+#: the rows of both forms below: the persons and members read ("r"), and what sends a person to the full rules
+_EXCHANGE_CHECKS: Final = """
+SELECT 'r', atena_no, state FROM r
+UNION ALL
+SELECT 'm', p.atena_no, NULL FROM residents_supportmeasureperson p
+  WHERE p.tenant_code = %s AND p.atena_no IN (SELECT atena_no FROM r) AND p.measure_id IN (
+    SELECT id FROM residents_supportmeasure m WHERE m.tenant_code = p.tenant_code AND m.status <> %s)
+UNION ALL
+SELECT 's', s.target, NULL FROM residents_suppression s
+  WHERE s.tenant_code = %s AND s.released_at IS NULL AND (
+    (s.target_kind = 'person' AND s.target IN (SELECT atena_no FROM w))
+    OR (s.target_kind = 'household' AND s.target IN (SELECT household_no FROM r WHERE household_no <> '')))
+UNION ALL
+SELECT 'p', atena_no, NULL FROM residents_resident WHERE tenant_code = %s AND pending_from <= %s
+"""
+
+
 #: :func:`exchange_records`' one query: the persons ("w": those of ``marks`` in the registry) and
 #: their 世帯's members from the projection ("r"), then whatever sends a person to the full rules: a
 #: 支援措置 not ended on any of them ("m"), an 抑止 not released on a person or their 世帯 ("s"), a
@@ -694,19 +711,7 @@ r AS (
   SELECT atena_no, household_no, state FROM residents_resident
   WHERE tenant_code = %s AND household_no IN (SELECT household_no FROM w WHERE household_no <> '')
     AND atena_no NOT IN (SELECT atena_no FROM w))
-SELECT 'r', atena_no, state FROM r
-UNION ALL
-SELECT 'm', p.atena_no, NULL FROM residents_supportmeasureperson p
-  WHERE p.tenant_code = %s AND p.atena_no IN (SELECT atena_no FROM r) AND p.measure_id IN (
-    SELECT id FROM residents_supportmeasure m WHERE m.tenant_code = p.tenant_code AND m.status <> %s)
-UNION ALL
-SELECT 's', s.target, NULL FROM residents_suppression s
-  WHERE s.tenant_code = %s AND s.released_at IS NULL AND (
-    (s.target_kind = 'person' AND s.target IN (SELECT atena_no FROM w))
-    OR (s.target_kind = 'household' AND s.target IN (SELECT household_no FROM r WHERE household_no <> '')))
-UNION ALL
-SELECT 'p', atena_no, NULL FROM residents_resident WHERE tenant_code = %s AND pending_from <= %s
-"""
+""" + _EXCHANGE_CHECKS
 
 #: The same statement with the persons found by a subquery (``{lookup}``, PostgreSQL only: the
 #: gateway's statements, :func:`exchange_record_statement`). There the planner cannot know that
@@ -727,19 +732,7 @@ r AS (
     SELECT atena_no, household_no, state FROM residents_resident
     WHERE tenant_code = %s AND household_no = h.household_no OFFSET 0) AS x
   WHERE x.atena_no NOT IN (SELECT atena_no FROM w))
-SELECT 'r', atena_no, state FROM r
-UNION ALL
-SELECT 'm', p.atena_no, NULL FROM residents_supportmeasureperson p
-  WHERE p.tenant_code = %s AND p.atena_no IN (SELECT atena_no FROM r) AND p.measure_id IN (
-    SELECT id FROM residents_supportmeasure m WHERE m.tenant_code = p.tenant_code AND m.status <> %s)
-UNION ALL
-SELECT 's', s.target, NULL FROM residents_suppression s
-  WHERE s.tenant_code = %s AND s.released_at IS NULL AND (
-    (s.target_kind = 'person' AND s.target IN (SELECT atena_no FROM w))
-    OR (s.target_kind = 'household' AND s.target IN (SELECT household_no FROM r WHERE household_no <> '')))
-UNION ALL
-SELECT 'p', atena_no, NULL FROM residents_resident WHERE tenant_code = %s AND pending_from <= %s
-"""
+""" + _EXCHANGE_CHECKS
 
 
 def _exchange_params(tenant_code: str, persons: Sequence[Any], on: dt.date) -> list[Any]:
