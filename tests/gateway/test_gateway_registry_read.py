@@ -330,8 +330,8 @@ def test_the_read_made_with_the_nonce_equals_the_read_of_its_own_and_is_only_use
     from moyai.gateway.domain.codes import CodeError
     from moyai.gateway.domain.keystore import MemoryKeyStore
     from moyai.gateway.server.pg import (
-        _PERSON_OF_CODE,
-        _REMEMBER_TRANSLATE_READ,
+        _BATCH_REMEMBER_TRANSLATE_READ,
+        _PERSON_OF_QUEUED,
         PgCodes,
         PgNonces,
         PgRegistry,
@@ -387,11 +387,11 @@ def test_the_read_made_with_the_nonce_equals_the_read_of_its_own_and_is_only_use
                 nonces, requester, f"n-{everyone[0]}", now, issued[everyone[0]], provider, SHUNAN, items, today)
             out["replayed"] = (fresh, prefetched)
             # … and the statement itself read nobody for it (not merely dropped by the caller)
-            sql, params = selectors.exchange_record_statement(SHUNAN, _PERSON_OF_CODE, [SHUNAN], today)
+            sql, params = selectors.exchange_record_statement(SHUNAN, _PERSON_OF_QUEUED, [SHUNAN], today)
             async with (await registry._pool(SHUNAN)).connection() as conn:
-                cur = await conn.execute(_REMEMBER_TRANSLATE_READ.format(registry=sql), [
-                    requester, f"n-{everyone[0]}", now, requester, issued[everyone[0]], provider, *params])
-                out["replayed rows"] = [r[0] for r in await cur.fetchall()]
+                cur = await conn.execute(_BATCH_REMEMBER_TRANSLATE_READ.format(registry=sql), [
+                    [requester], [f"n-{everyone[0]}"], [now], [issued[everyone[0]]], [provider], *params])
+                out["replayed rows"] = [r[1] for r in await cur.fetchall()]
             # 異動履歴 is never prefetched (the full rules read it)
             fresh, _, prefetched = await registry.remember_and_read(
                 nonces, requester, "n-history", now, issued[everyone[0]], provider, SHUNAN,
@@ -503,12 +503,11 @@ def test_the_exchange_statement_reads_the_person_and_household_by_index_not_the_
 
     today = timezone.localdate()
     by_atena = rows_read(selectors._EXCHANGE_SQL.format(marks="%s"), selectors._exchange_params(SHUNAN, [person], today))
-    sql, params = selectors.exchange_record_statement(SHUNAN, pg._PERSON_OF_CODE, [SHUNAN], today)
-    one_sql = pg._REMEMBER_TRANSLATE_READ.format(registry=sql)
-    one = [rows_read(one_sql, ["kenpo-midori", secrets.token_hex(16), timezone.now(), "kenpo-midori", "k0001.plan",
-                               SHUNAN, *params], generic=generic) for generic in (False, True)]
     sql, params = selectors.exchange_record_statement(SHUNAN, pg._PERSON_OF_QUEUED, [SHUNAN], today)
     batch_sql = pg._BATCH_REMEMBER_TRANSLATE_READ.format(registry=sql)
+    # one exchange (a batch of one: --read-batch 1, or an exchange alone)
+    one = [rows_read(batch_sql, [["kenpo-midori"], [secrets.token_hex(16)], [timezone.now()], ["k0001.plan"],
+                                 [SHUNAN], *params], generic=generic) for generic in (False, True)]
     # three exchanges: the person twice, and a 符号 that names nobody
     batch = [rows_read(batch_sql, [
         ["kenpo-midori"] * 3, [secrets.token_hex(16) for _ in range(3)], [timezone.now()] * 3,
@@ -584,6 +583,10 @@ def test_concurrent_exchanges_share_one_statement_and_each_gets_its_own_rows_onl
     async def one_each(nonces: pg.PgNonces, registry: pg.PgRegistry, issued: dict[str, str]) -> dict[str, Outcome]:
         out = {a: seen(await call(registry, nonces, secrets.token_hex(16), issued[a])) for a in everyone}
         out["never issued"] = seen(await call(registry, nonces, secrets.token_hex(16), never_issued))
+        # --read-batch 1: exchanges waiting at once still get a statement each
+        await asyncio.gather(*[call(registry, nonces, secrets.token_hex(16), issued[a]) for a in everyone[:6]])
+        batcher = registry._batchers[SHUNAN]
+        out["counts"] = (batcher.statements, batcher.exchanges)
         return out
 
     async def at_once(nonces: pg.PgNonces, registry: pg.PgRegistry, issued: dict[str, str]) -> dict[str, Any]:
@@ -611,6 +614,7 @@ def test_concurrent_exchanges_share_one_statement_and_each_gets_its_own_rows_onl
 
     alone = asyncio.run(run(1, one_each))
     together = asyncio.run(run(64, at_once))
+    assert alone.pop("counts") == (len(everyone) + 7, len(everyone) + 7)
     assert together.pop("plans") == "force_generic_plan"
     statements, exchanges = together.pop("counts")
     assert exchanges == len(everyone) + 3 and statements < exchanges / 4  # they went together

@@ -65,28 +65,15 @@ _REMEMBER_AND_TRANSLATE: Final = (
 _HEAD: Final = ("SELECT l.seq, l.entry_hash, set_config(%s, %s, true) FROM (SELECT 1) AS one LEFT JOIN ("
                 "SELECT seq, entry_hash FROM gateway_logentry WHERE log_id = %s ORDER BY seq DESC LIMIT 1) AS l ON true")
 
-#: the nonce insert, the 符号 lookup and the registry read in one statement, on the provider 団体's
-#: bound pool (:meth:`PgRegistry.remember_and_read`): the residents' statement
-#: (``selectors.exchange_record_statement``) reads the person the 符号 row names only when the
-#: nonce was new; the first row ('n') is (fresh, person key, the provider's 符号) as in
-#: :data:`_REMEMBER_AND_TRANSLATE`
-_REMEMBER_TRANSLATE_READ: Final = (
-    "WITH n AS (INSERT INTO gateway_nonce (requester, nonce, seen_at) VALUES (%s, %s, %s) "
-    "ON CONFLICT (requester, nonce) DO NOTHING RETURNING 1), "
-    "f AS (SELECT person_key FROM gateway_code WHERE org_id = %s AND code = %s) "
-    "SELECT 'n', f.person_key, jsonb_build_array((SELECT count(*) FROM n), (SELECT t.code FROM gateway_code t "
-    "WHERE t.org_id = %s AND t.person_key = f.person_key)) FROM (SELECT 1) AS one LEFT JOIN f ON true "
-    "UNION ALL SELECT * FROM ({registry}) AS registry")
-#: the residents' persons in that statement (宛名番号, 世帯番号): the person of the 符号 row, if the nonce was new
-_PERSON_OF_CODE: Final = ("SELECT atena_no, household_no FROM residents_resident WHERE tenant_code = %s "
-                          "AND resident_code = (SELECT person_key FROM f) AND EXISTS (SELECT 1 FROM n)")
-
-#: :data:`_REMEMBER_TRANSLATE_READ` for a batch of exchanges of one 団体 (:class:`_ReadBatcher`), one
-#: array per column (``%b``, so the statement's text and its prepared plan do not depend on the
-#: batch's size): every row is tagged with its exchange's position in the batch (``q.i``, from 1),
-#: the head row ('n') as for one exchange, then the registry's rows of that exchange alone, read in
-#: a ``LATERAL`` subquery whose person is that exchange's 符号 row (so one exchange's rows can never
-#: be another's), and only when that exchange's nonce was new. The batch never holds one nonce twice.
+#: the nonce insert, the 符号 lookup and the registry read of a batch of exchanges of one 団体 (one
+#: or more), in one statement on the 団体's bound pool (:class:`_ReadBatcher`; the residents'
+#: statement is ``selectors.exchange_record_statement``). One array per column (``%b``, so the
+#: statement's text and its prepared plan do not depend on the batch's size). Every row is tagged
+#: with its exchange's position in the batch (``q.i``, from 1): the head row ('n': fresh, person
+#: key, the provider's 符号, as in :data:`_REMEMBER_AND_TRANSLATE`), then the registry's rows of
+#: that exchange alone, read in a ``LATERAL`` subquery whose person is that exchange's 符号 row (so
+#: one exchange's rows can never be another's), and only when that exchange's nonce was new. The
+#: batch never holds one nonce twice.
 _BATCH_REMEMBER_TRANSLATE_READ: Final = (
     "WITH q AS (SELECT * FROM unnest(%b::text[], %b::text[], %b::timestamptz[], %b::text[], %b::text[]) "
     "WITH ORDINALITY AS q(requester, nonce, seen_at, code, to_org, i)), "
@@ -317,14 +304,14 @@ class _Queued:
 class _ReadBatcher:
     """The nonce, 符号 lookup and registry read of concurrent exchanges of one 団体, in one statement.
 
-    Each answered exchange needs one round trip of its own before its reply (the nonce, the 符号
-    row and the person's rows: :data:`_REMEMBER_TRANSLATE_READ`). Under load many are waiting for
-    it at once, and each statement costs the gateway and the server a fixed price (psycopg's send
-    and wait, the server's wake-up, bind, executor start and commit) far above its rows. So the
-    exchanges of one 団体 queue here, and up to ``max_inflight`` drain tasks each take what is
-    waiting (up to ``max_batch``, one date, never one (requester, nonce) twice) into one
-    :data:`_BATCH_REMEMBER_TRANSLATE_READ`, and hand every exchange its own rows. Alone, an
-    exchange waits for nothing but its own statement, as before.
+    Each answered exchange needs one round trip before its reply (the nonce, the 符号 row and the
+    person's rows). Under load many are waiting for it at once, and each statement costs the
+    gateway and the server a fixed price (psycopg's send and wait, the server's wake-up, bind,
+    executor start and commit) far above its rows. So the exchanges of one 団体 queue here, and up
+    to ``max_inflight`` drain tasks each take what is waiting (up to ``max_batch``, one date, never
+    one (requester, nonce) twice) into one :data:`_BATCH_REMEMBER_TRANSLATE_READ`, and hand every
+    exchange its own rows. Alone, an exchange waits for nothing but its own statement. With
+    ``max_batch`` 1 (``--read-batch 1``) every exchange has a statement of its own, the same one.
 
     A batch's statement fails as a whole: every exchange of it gets the error, as it would have got
     its own statement's. The rows are only what each statement returned; nothing is used before
@@ -501,21 +488,13 @@ class PgRegistry:
         except CodeError:
             fresh, translated = await nonces.remember_and_translate(requester, nonce, now, code, to_org)
             return fresh, translated, None
-        if self.read_batch > 1:
-            batcher = self._batchers.get(tenant_code)
-            if batcher is None or batcher.nonces is not nonces:
-                batcher = self._batchers[tenant_code] = _ReadBatcher(self, nonces, tenant_code,
-                                                                     max_batch=self.read_batch)
-            rows = await batcher.read(requester, nonce, now, code, to_org, on)
-        else:
-            registry_sql, registry_params = selectors.exchange_record_statement(tenant_code, _PERSON_OF_CODE,
-                                                                                [tenant_code], on)
-            pool = await self._pool(tenant_code)
-            async with pool.connection() as conn:
-                cur = await conn.execute(_REMEMBER_TRANSLATE_READ.format(registry=registry_sql),
-                                         [requester, nonce, now, requester, code, to_org, *registry_params])
-                rows = await cur.fetchall()
-                await nonces._purge(conn, now)
+        batcher = self._batchers.get(tenant_code)
+        if batcher is None or batcher.nonces is not nonces:
+            # read_batch 1: a statement per exchange, as many at once as the pool has connections
+            batcher = self._batchers[tenant_code] = _ReadBatcher(
+                self, nonces, tenant_code, max_batch=self.read_batch,
+                max_inflight=2 if self.read_batch > 1 else self.max_size)
+        rows = await batcher.read(requester, nonce, now, code, to_org, on)
         head = [r for r in rows if r[0] == "n"]
         assert len(head) == 1  # one row, whatever the lookup finds
         _, person_key, (inserted, existing) = head[0]
