@@ -318,6 +318,7 @@ def main() -> None:
                 results[path]["probe_ms"] = speed_probe()
         finally:
             dc.stop()
+        server_log = server_problems(work / f"dc-{dc.dc}.log") if any(r["errors"] for r in results.values()) else []
         status, message = dc.verify_log()
         dc.drop_database()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores shared by the server, the load generator(s) "
@@ -346,6 +347,26 @@ def main() -> None:
         if path in results:
             print(f"  {PHASES[path]}: {logged[path]} log entries for {results[path]['ok']} replies")
     print(f"  verify-log: {'ok' if status == 0 else 'FAILED'} — {message}")
+    if server_log:
+        print("  server log (warnings and errors, the phases had errors; count × line):")
+        for line in server_log:
+            print(f"    {line}")
+
+
+def server_problems(path: Path, most: int = 20) -> list[str]:
+    """The server's warning and error lines, counted (digits folded so that repeats collapse), most
+    frequent first: why a phase had errors, read before the run's directory is removed."""
+    import re
+    from collections import Counter
+
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    wanted = [ln for ln in lines if re.search(r"WARNING|ERROR|CRITICAL|Traceback|Error\b", ln)]
+    stamp = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ ")
+    counted = Counter(re.sub(r"\d+", "N", stamp.sub("", ln))[:300] for ln in wanted)
+    return [f"{n} × {ln}" for ln, n in counted.most_common(most)]
 
 
 PHASES = {
