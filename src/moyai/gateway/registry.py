@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any, Protocol
 
 from moyai.platform.identity.services import Principal
@@ -79,7 +80,7 @@ class ResidentsReadModel:
         return values_of(found[atena_no], held, not_held)
 
 
-def values_of(view: selectors.ExchangeRecord, held: set[str], not_held: list[str]) -> tuple[dict[str, Any], list[str]]:
+def values_of(view: selectors.ExchangeRecord, held: AbstractSet[str], not_held: list[str]) -> tuple[dict[str, Any], list[str]]:
     """The values of the ``held`` items of one person as read for an exchange; (values, items not held)."""
     not_held = list(not_held)
     s = view.record

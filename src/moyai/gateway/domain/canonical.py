@@ -23,6 +23,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Final, TypeAlias
 
+import orjson
+
 __all__ = ["MAX_SAFE_INTEGER", "CanonicalJSONError", "JSONValue", "dumps", "is_canonical", "loads"]
 
 JSONValue: TypeAlias = "bool | int | str | Sequence[JSONValue] | Mapping[str, JSONValue] | None"
@@ -88,10 +90,11 @@ def _check_text(text: str) -> None:
 
 
 def _plain(value: object) -> bool:
-    """Whether ``json.dumps(sort_keys=True)`` writes the canonical form of ``value``: only dicts,
-    lists, tuples, str, bool, None and safe ints, and no key outside the BMP (where a code point
-    sort and RFC 8785's UTF-16 sort could differ). Strings are escaped by ``json.dumps`` in both
-    paths. Anything else takes the element-by-element encoder, which also names what is wrong."""
+    """Whether orjson's sorted-key encoding is the canonical form of ``value``: only dicts, lists,
+    tuples, str, bool, None and safe ints, and no key outside the BMP (where orjson's sort by
+    UTF-8 bytes and RFC 8785's by UTF-16 code units could differ). orjson escapes strings as
+    ``json.dumps(ensure_ascii=False)`` and :func:`_encode` do (the property tests compare them).
+    Anything else takes the element-by-element encoder, which also names what is wrong."""
     stack = [value]
     while stack:
         v = stack.pop()
@@ -117,29 +120,21 @@ def dumps(value: object) -> bytes:
     """The canonical UTF-8 bytes of ``value`` (:class:`CanonicalJSONError` when it has none)."""
     if _plain(value):
         try:
-            return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
-        except UnicodeEncodeError:
-            pass  # a lone surrogate: the encoder below names it
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:
+            pass  # a lone surrogate, or nesting deeper than orjson goes: the encoder below decides
     out: list[str] = []
     _encode(value, out)
     return "".join(out).encode("utf-8")
 
 
-def _reject_float(text: str) -> object:
-    raise CanonicalJSONError(f"浮動小数点数 {text} は正規化 JSON に含められません")
-
-
-def _reject_constant(text: str) -> object:
-    raise CanonicalJSONError(f"{text} は JSON の値ではありません")
-
-
 def loads(data: bytes) -> object:
     """Parse canonical JSON; :class:`CanonicalJSONError` if ``data`` is not exactly canonical."""
     try:
-        value = json.loads(data.decode("utf-8"), parse_float=_reject_float, parse_constant=_reject_constant)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:  # not UTF-8, not JSON, NaN, an integer beyond 64 bits
         raise CanonicalJSONError(f"JSON として読めません: {exc}") from exc
-    if dumps(value) != data:
+    if dumps(value) != data:  # dumps refuses, and names, a float or an unsafe integer
         raise CanonicalJSONError("正規化された JSON ではありません（キー順・空白・重複キー・エスケープ）")
     return value
 

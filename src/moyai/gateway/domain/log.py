@@ -445,8 +445,10 @@ class LogWriter:
             message_id=message_id, request_digest=request_digest, response_digest=response_digest,
             outcome=str(Outcome(outcome)), disclose_after=disclose_after.isoformat() if disclose_after else None,
             prev_hash=self.head)
-        draft = LogEntry(**fields, entry_hash="0" * 64)
-        return LogEntry(**fields, entry_hash=draft.computed_hash())
+        entry = LogEntry(**fields, entry_hash="0" * 64)  # validated once, then given its hash
+        # (the hash covers every field but itself, and is a 64-digit hex by construction)
+        object.__setattr__(entry, "entry_hash", entry.computed_hash())
+        return entry
 
     def commit(self, entry: LogEntry) -> Checkpoint | None:
         """Make a stored entry part of the chain; a checkpoint (to store) when the batch is full."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import json
 import logging
 import re
@@ -401,6 +402,12 @@ class _ReadBatcher:
         return rows
 
 
+@functools.lru_cache(maxsize=1024)
+def _held(items: frozenset[str]) -> frozenset[str]:
+    """The 住民記録 items of a request's (expanded) items: the same few sets, asked twice per exchange."""
+    return frozenset(i for i in items if i.startswith(RESIDENT_RECORD))
+
+
 class PgRegistry:
     """The registry read on the pool (``selectors.exchange_record_async``), the full rules in a thread.
 
@@ -465,7 +472,7 @@ class PgRegistry:
     @staticmethod
     def _fast_path(items: frozenset[str], on: dt.date) -> bool:
         """Whether :func:`selectors.exchange_record_async` may answer these items as of ``on``."""
-        held = {i for i in items if i.startswith(RESIDENT_RECORD)}
+        held = _held(items)
         return bool(held) and not selectors.exchange_needs_full_rules(
             on, with_history=RESIDENT_RECORD + "move_history" in held)
 
@@ -506,7 +513,7 @@ class PgRegistry:
     async def _read(self, tenant_code: str, person_key: str, items: frozenset[str], on: dt.date, actor: Principal,
                     purpose: str, request_id: str, *, defer_log: bool,
                     prefetched: Prefetched | None = None) -> tuple[RegistryRead, PendingAccess | None]:
-        held = {i for i in items if i.startswith(RESIDENT_RECORD)}
+        held = _held(items)
         if held:
             if prefetched is not None and defer_log and prefetched.person_key == person_key \
                     and prefetched.items == items and prefetched.on == on:
