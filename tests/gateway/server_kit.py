@@ -60,6 +60,8 @@ class DataCentre:
     db_name: str = ""
     residents: list[dict[str, Any]] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = None
+    #: what the seeding printed on stderr (the town's import, with ``town_scale``)
+    seed_report: str = ""
     batch_size: int = 4
     serve_args: tuple[str, ...] = ()
     #: run the server under this (e.g. ``python -m cProfile -o out``; bench/gateway.py --profile)
@@ -86,7 +88,9 @@ class DataCentre:
 
     # -- database --------------------------------------------------------------------------------
 
-    def create_database(self, residents: int = 1) -> None:
+    def create_database(self, residents: int = 1, town_scale: float = 0.0) -> None:
+        """Migrated, with ``residents`` registered (or, with ``town_scale``, the synthetic town imported
+        and ``residents`` of it given 符号: ``tests.gateway.dc_seed``)."""
         if PG:
             from moyai.platform.tenancy.pgroles import ensure_roles
 
@@ -99,9 +103,11 @@ class DataCentre:
         tenant, name = HOSTED[self.dc]
         out = subprocess.run(  # noqa: S603 - our own CLI
             [sys.executable, "-m", "tests.gateway.dc_seed", "--tenant", tenant, "--name", name, "--pki",
-             str(self.pki.dir), "--residents", str(residents), *[a for r in REQUESTERS for a in ("--requester", r)]],
+             str(self.pki.dir), "--residents", str(residents), "--town-scale", str(town_scale),
+             *[a for r in REQUESTERS for a in ("--requester", r)]],
             env=self.env(), cwd=ROOT, check=True, capture_output=True)
         self.residents = json.loads(out.stdout.decode().strip().splitlines()[-1])["residents"]
+        self.seed_report = out.stderr.decode(errors="replace").strip()
 
     def drop_database(self) -> None:
         if PG and self.db_name:
