@@ -17,7 +17,7 @@ import pytest
 from django.db import connection
 
 from moyai.gateway.codestore import DbCodeStore
-from moyai.gateway.domain.codes import CodeService
+from moyai.gateway.domain.codes import CodeError, CodeService
 from moyai.gateway.domain.keystore import MemoryKeyStore
 from moyai.gateway.domain.log import Outcome, body_digest
 from moyai.gateway.domain.signing import Ed25519Signer, KeyStoreVerifier
@@ -199,6 +199,25 @@ def test_nonces_and_codes_on_the_pool_are_the_rows_of_the_synchronous_classes() 
     first, again, issued, same, resolved, elsewhere = run(with_pool(body))
     assert (first, again) == (True, False)
     assert same == issued and resolved == person and elsewhere is None
+
+    async def later(pool: Any) -> tuple[str, str, str]:
+        codes = PgCodes(pool, keys)
+        keys.rotate()  # a person already known keeps the 符号 issued with the older key
+        kept, newcomer = await codes.code_for(org, person), await codes.code_for(org, person + "n")
+        # a row that gives a third person's 符号 to somebody else: that 符号 is not issued twice
+        taken = codes._derive.compute(keys.current().id, org, person + "t")
+        async with pool.connection() as conn:
+            await conn.execute("INSERT INTO gateway_code (org_id, code, person_key, issued_at) VALUES (%s, %s, %s, %s)",
+                               [org, taken, person + "x", now])
+        try:
+            await codes.code_for(org, person + "t")
+        except CodeError as exc:
+            return kept, newcomer, str(exc)
+        return kept, newcomer, "issued"
+
+    kept, newcomer, refused = run(with_pool(later))
+    assert kept == issued and newcomer != issued and newcomer.split(".")[0] != issued.split(".")[0]
+    assert refused == "この符号はすでに別の対応で発行されています"
     # the synchronous code service reads the very row and derives the very code
     assert CodeService(keys, DbCodeStore()).code_for(org, person) == issued
 

@@ -61,6 +61,15 @@ _REMEMBER_AND_TRANSLATE: Final = (
     "AND t.person_key = f.person_key) FROM (SELECT 1) AS one LEFT JOIN gateway_code f "
     "ON f.org_id = %s AND f.code = %s")
 
+#: 符号 issuance in one statement: the new row, or else the code the organisation already has for the
+#: person (issued earlier, perhaps with an older key: that one stays). Nothing when a row committed
+#: after the statement's snapshot conflicts, or the 符号 is already another person's
+#: (:meth:`PgCodes.code_for` then reads again)
+_ISSUE_CODE: Final = (
+    "WITH ins AS (INSERT INTO gateway_code (org_id, code, person_key, issued_at) VALUES (%s, %s, %s, %s) "
+    "ON CONFLICT DO NOTHING RETURNING code) "
+    "SELECT code FROM ins UNION ALL (SELECT code FROM gateway_code WHERE org_id = %s AND person_key = %s) LIMIT 1")
+
 #: the chain head of a log, with the first 団体's scope set for the transaction (the access-log entries'
 #: row-level security) in the same round trip; one row even when the log is empty
 _HEAD: Final = ("SELECT l.seq, l.entry_hash, set_config(%s, %s, true) FROM (SELECT 1) AS one LEFT JOIN ("
@@ -256,23 +265,20 @@ class PgCodes:
         return str(person_key), None if existing is None else str(existing)
 
     async def code_for(self, org_id: str, person_key: str) -> str:
-        existing = await self._one("SELECT code FROM gateway_code WHERE org_id = %s AND person_key = %s",
-                                   [org_id, person_key])
-        if existing is not None:
-            return existing
+        """The organisation's 符号 for the person, issued now (with the current key) if it has none:
+        one round trip either way (:data:`_ISSUE_CODE`). An exchange calls this for the provider's
+        符号 the first time a person is asked of it."""
         code = self._derive.compute(self.keys.current().id, org_id, person_key)
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                "INSERT INTO gateway_code (org_id, code, person_key, issued_at) VALUES (%s, %s, %s, %s) "
-                "ON CONFLICT DO NOTHING", [org_id, code, person_key, _utcnow()])
-            inserted = cur.rowcount == 1
-        if not inserted:  # issued by another process at the same moment: it must be this very code
-            stored = await self._one("SELECT code FROM gateway_code WHERE org_id = %s AND person_key = %s",
-                                     [org_id, person_key])
-            if stored is None:
-                raise CodeError("この符号はすでに別の対応で発行されています")
-            return stored
-        return code
+        found = await self._one(_ISSUE_CODE, [org_id, code, person_key, _utcnow(), org_id, person_key])
+        if found is not None:
+            return found
+        # Issued by another process since this statement's snapshot, or the 符号 is another
+        # person's: the stored row, read afresh, or the error
+        stored = await self._one("SELECT code FROM gateway_code WHERE org_id = %s AND person_key = %s",
+                                 [org_id, person_key])
+        if stored is None:
+            raise CodeError("この符号はすでに別の対応で発行されています")
+        return stored
 
 
 @dataclass(frozen=True)
