@@ -28,9 +28,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+import orjson
 from psycopg import AsyncConnection
 from psycopg.errors import Error as PsycopgError
 from psycopg.pq import TransactionStatus
+from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool
 
 from moyai.platform.audit import services as audit
@@ -157,8 +159,15 @@ def make_pool(db: Mapping[str, Any], *, min_size: int = 4, max_size: int = 16, d
     if settings:
         kwargs["options"] = " ".join(filter(None, [kwargs.get("options"), *settings]))
     pool: AsyncConnectionPool = AsyncConnectionPool("", kwargs=kwargs, min_size=min_size, max_size=max_size,
-                                                    open=False, name=name)
+                                                    open=False, name=name, configure=_configure)
     return pool
+
+
+async def _configure(conn: AsyncConnection[Any]) -> None:
+    """Each pool connection reads ``json``/``jsonb`` with orjson (the registry rows' states: a whole
+    世帯's records per exchange; the standard library's parser was 7 % of the gateway process on
+    a whole city's data, measured with py-spy). The values are the same objects either way."""
+    set_json_loads(orjson.loads, conn)
 
 
 class PgNonces:
