@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -68,11 +69,16 @@ class PeerKeys:
         return self._keys.get(org_id, {}).get(key_id)
 
 
+@functools.lru_cache(maxsize=256)
+def _protected_header(org_id: str, key_id: str) -> str:
+    """The base64url protected header of a signer's JWS (the same for every message it signs)."""
+    return _b64u(json.dumps({"alg": ED25519, "kid": f"{org_id}/{key_id}", "typ": JWS_TYPE},
+                            separators=(",", ":"), sort_keys=True).encode("ascii"))
+
+
 def sign(payload: bytes, signer: Ed25519Signer, org_id: str) -> bytes:
     """Compact JWS of ``payload`` signed by ``org_id`` with ``signer`` (kid ``org/key id``)."""
-    header = json.dumps({"alg": ED25519, "kid": f"{org_id}/{signer.key_id}", "typ": JWS_TYPE},
-                        separators=(",", ":"), sort_keys=True).encode("ascii")
-    signing_input = f"{_b64u(header)}.{_b64u(payload)}".encode("ascii")
+    signing_input = f"{_protected_header(org_id, signer.key_id)}.{_b64u(payload)}".encode("ascii")
     return signing_input + b"." + _b64u(signer.sign(signing_input)).encode("ascii")
 
 
