@@ -481,8 +481,9 @@ def test_the_exchange_statement_reads_the_person_and_household_by_index_not_the_
 
     def rows_read(sql: str, params: list[Any], *, generic: bool = False) -> tuple[int, str]:
         """Rows of ``residents_resident`` the plan reads. ``generic``: the plan of the prepared
-        statement for any parameters, as the gateway's pools run it (psycopg prepares a statement
-        used five times, and PostgreSQL then settles on the generic plan)."""
+        statement for any parameters, as the gateway's registry pools run it (psycopg prepares a
+        statement used five times, and those pools force the generic plan:
+        ``make_pool(generic_plans=True)``)."""
         from psycopg import sql as psql
 
         with tenant_scope(SHUNAN), connection.cursor() as cur:
