@@ -23,6 +23,7 @@ from moyai.gateway.domain.log import Outcome, body_digest
 from moyai.gateway.domain.signing import Ed25519Signer, KeyStoreVerifier
 from moyai.gateway.models import GatewayCheckpoint, GatewayLogEntry
 from moyai.gateway.store import LogStore, LogUnavailable, verify_stored_log
+from tests.fixtures import KUDAMATSU, SHUNAN, World
 
 PG = os.environ.get("MOYAI_DB") == "postgresql"
 pytestmark = [pytest.mark.postgresql, pytest.mark.skipif(not PG, reason="psycopg async pool: MOYAI_DB=postgresql"),
@@ -131,20 +132,94 @@ def test_the_synchronous_store_and_the_group_commit_writer_continue_one_chain(lo
     signer = Ed25519Signer(log_keys.current())
     sync_store = LogStore(log_id, signer, batch_size=4)
 
-    async def body(pool: Any) -> None:
+    async def body(pool: Any) -> tuple[int, int, int]:
         writer = GroupCommitLog(pool, log_id, signer, batch_size=4)
         for i in range(3):
             await writer.append(**fields(i))
             # the ORM's append commits on its own connection (durable=True needs no outer transaction)
             await asyncio.to_thread(_sync_append, sync_store, 100 + i)
         await writer.close()
+        return writer.groups, writer.fast_groups, writer.head_moved
 
-    run(with_pool(body))
+    counts = run(with_pool(body))
     result = verify_stored_log(log_id, KeyStoreVerifier(log_keys))
     assert result.ok, result.reason_ja
     assert result.entries_checked == 6
+    # the first group read the head under the lock; the second was tried from the head it wrote, found
+    # the synchronous store's entry after it, and went in on the second try from that one; the third
+    # would close batch 1 (seq 4): the locked path
+    assert counts == (3, 1, 1)
     assert list(GatewayLogEntry.objects.filter(log_id=log_id).order_by("seq").values_list("seq", flat=True)) == \
         list(range(6))
+
+
+@pytest.mark.django_db(transaction=True)  # the pool's connections see only committed rows (the 団体)
+def test_after_its_first_group_a_writer_appends_a_group_in_one_call(log_keys: MemoryKeyStore, flush_as_owner: None,
+                                                                    world: World) -> None:
+    """``gateway_append_group`` from the head the writer wrote last: no read of the head, one round trip;
+    the access-log entries of the group's reads are stored with it, each 団体's in its scope."""
+    from moyai.gateway.server.pg import GroupCommitLog
+    from moyai.gateway.server.ports import PendingAccess
+    from moyai.platform.audit import services as audit
+    from moyai.platform.audit.models import AccessLog
+    from moyai.platform.tenancy.scope import tenant_scope
+
+    log_id = f"t-{secrets.token_hex(4)}"
+    clerk = type("Gateway", (), {"label": "gateway:test", "kind": "system"})()
+
+    def access(i: int, tenant: str) -> PendingAccess:
+        entry, atena = audit.new_entry(clerk, "gateway.provide", [f"{i:010d}"], tenant_code=tenant,
+                                       request_id=f"{log_id}-{i}")
+        return PendingAccess(tenant_code=tenant, entry=entry, atena=atena)
+
+    async def body(pool: Any) -> tuple[int, int, int]:
+        writer = GroupCommitLog(pool, log_id, Ed25519Signer(log_keys.current()), batch_size=1000)
+        for i in range(5):
+            await writer.append(**fields(i), access=access(i, SHUNAN if i % 2 else KUDAMATSU))
+        await writer.close()
+        return writer.groups, writer.fast_groups, writer.head_moved
+
+    assert run(with_pool(body)) == (5, 4, 0)
+    assert list(GatewayLogEntry.objects.filter(log_id=log_id).order_by("seq").values_list("seq", flat=True)) == \
+        list(range(5))
+    for tenant, expected in ((SHUNAN, [1, 3]), (KUDAMATSU, [0, 2, 4])):
+        with tenant_scope(tenant):
+            stored = AccessLog.objects.filter(request_id__startswith=log_id).values_list("request_id", flat=True)
+            assert sorted(stored) == [f"{log_id}-{i}" for i in expected]
+    result = verify_stored_log(log_id, KeyStoreVerifier(log_keys))
+    assert result.ok, result.reason_ja
+
+
+def test_two_writers_on_one_log_at_once_keep_one_chain(log_keys: MemoryKeyStore) -> None:
+    """Two processes' writers (here two instances) append concurrently: each finds the other's entries
+    after its remembered head, chains on from the head found, and the log verifies with every entry."""
+    from moyai.gateway.server.pg import GroupCommitLog
+
+    log_id = f"t-{secrets.token_hex(4)}"
+    signer = Ed25519Signer(log_keys.current())
+
+    async def body(pool: Any) -> tuple[list[int], int]:
+        one = GroupCommitLog(pool, log_id, signer, batch_size=16)
+        two = GroupCommitLog(pool, log_id, signer, batch_size=16)
+
+        async def appends(writer: GroupCommitLog, base: int) -> list[int]:
+            seqs = []
+            for i in range(30):
+                seqs.append((await writer.append(**fields(base + i))).seq)
+            return seqs
+
+        first, second = await asyncio.gather(appends(one, 0), appends(two, 1000))
+        await one.checkpoint_now()
+        await one.close()
+        await two.close()
+        return first + second, one.head_moved + two.head_moved
+
+    seqs, moved = run(with_pool(body))
+    assert sorted(seqs) == list(range(60))
+    assert moved > 0  # the race happened: a head was found moved at least once
+    result = verify_stored_log(log_id, KeyStoreVerifier(log_keys))
+    assert result.ok, result.reason_ja
+    assert (result.entries_checked, result.unanchored) == (60, 0)
 
 
 def _sync_append(store: LogStore, i: int) -> None:

@@ -1,4 +1,5 @@
-"""``audit.entries_statement``: many access-log entries of one 団体 in one statement, as ``record`` stores them."""
+"""``audit.entries_statement``: many access-log entries in one statement (``audit_record_entries``), as
+``record`` stores them, each 団体's under its own scope."""
 
 from __future__ import annotations
 
@@ -48,15 +49,41 @@ def test_entries_stored_by_one_statement_equal_those_record_stores(world: World)
     assert [r[5] for r in batch] == ["batch-0", "batch-1", "batch-2"]
 
 
-def test_one_statement_holds_one_tenant_and_row_level_security_checks_it(world: World) -> None:
+def _scope() -> str:
+    with connection.cursor() as cur:
+        cur.execute("SELECT current_setting('moyai.tenant', true)")
+        return str(cur.fetchone()[0])
+
+
+def test_one_statement_stores_each_tenant_s_entries_in_its_scope_and_gives_the_caller_s_scope_back(
+        world: World) -> None:
     actor = world.clerk
     shunan = audit.new_entry(actor, "resident.view", ["0000000019"], tenant_code=SHUNAN, request_id="x-1")
-    kudamatsu = audit.new_entry(actor, "resident.view", ["0000000019"], tenant_code=KUDAMATSU, request_id="x-2")
-    with pytest.raises(ValueError, match="one 団体"):
-        audit.entries_statement([shunan, kudamatsu])
-    sql, params = audit.entries_statement([kudamatsu])
+    kudamatsu = audit.new_entry(actor, "resident.view", ["0000000027", "0000000035"], tenant_code=KUDAMATSU,
+                                request_id="x-2")
+    sql, params = audit.entries_statement([shunan, kudamatsu])
     with tenant_scope(SHUNAN):
-        with pytest.raises(Exception, match="row-level security"), transaction.atomic(), \
+        with connection.cursor(), connection.connection.cursor() as cur:
+            cur.execute(sql, params)
+            assert cur.fetchone()[0] == 2  # entries stored
+        assert _scope() == SHUNAN  # the caller's scope, set again
+        assert list(AccessLog.objects.filter(request_id__startswith="x-").values_list("request_id", flat=True)) \
+            == ["x-1"]  # row-level security: only 周南市's entry is visible here
+    with tenant_scope(KUDAMATSU):
+        stored = AccessLog.objects.get(request_id="x-2")
+        assert stored.subject_count == 2
+        assert sorted(AccessLogSubject.objects.filter(log_id=stored.id).values_list("atena_no", flat=True)) == \
+            ["0000000027", "0000000035"]
+
+
+def test_an_entry_without_its_tenant_is_refused_and_nothing_is_stored(world: World) -> None:
+    actor = world.clerk
+    good = audit.new_entry(actor, "resident.view", ["0000000019"], tenant_code=SHUNAN, request_id="y-1")
+    bad = audit.new_entry(actor, "resident.view", ["0000000019"], tenant_code=SHUNAN, request_id="y-2")
+    sql, params = audit.entries_statement([good, bad])
+    params[0][1] = None  # the second entry's 団体
+    with tenant_scope(SHUNAN):
+        with pytest.raises(Exception, match="without its tenant"), transaction.atomic(), \
                 connection.cursor(), connection.connection.cursor() as cur:
-            cur.execute(sql, params)  # 下松市's entry while 周南市 is in scope
-        assert not AccessLog.objects.filter(request_id="x-2").exists()
+            cur.execute(sql, params)
+        assert not AccessLog.objects.filter(request_id__startswith="y-").exists()

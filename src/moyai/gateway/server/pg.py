@@ -8,12 +8,19 @@ hashing, chaining and signing.
 **Group commit.** :class:`GroupCommitLog` has one writer task per log and process. Appends wait
 in a queue; the writer takes everything waiting (up to ``max_group``), and in one transaction
 takes the log's advisory lock, continues the chain from the last stored entry, inserts the
-entries, closes any full checkpoint batch (in a savepoint), and commits. Only after the commit
-returns is any caller's ``append`` resolved, so no reply leaves before its entry is durable
-(``synchronous_commit`` as configured on the server: ``on`` by default). While one group is
-committing, the next one gathers: under load one fsync serves many exchanges; alone, an
-exchange waits for nothing but its own commit. If the transaction fails, every append of the
-group raises :class:`~..store.LogUnavailable` and nothing of it was stored.
+entries and the access-log entries of the reads they answer, closes any full checkpoint batch
+(in a savepoint), and commits. Usually that transaction is one call of the database function
+``gateway_append_group``, one round trip: the writer chains the entries on from the head it
+wrote last, and the function, holding the lock, writes them only if the stored head is still
+that one (when another process or the synchronous store appended meanwhile, nothing is written,
+and the writer chains again from the head the function found). The first group, a group that
+closes a checkpoint batch and a group after a failure read the head under the lock first, in a
+transaction of their own. Only after the commit returns is any caller's ``append`` resolved, so
+no reply leaves before its entry is durable (``synchronous_commit`` as configured on the
+server: ``on`` by default). While one group is committing, the next one gathers: under load one
+fsync serves many exchanges; alone, an exchange waits for nothing but its own commit. If the
+transaction fails, every append of the group raises :class:`~..store.LogUnavailable` and nothing
+of it was stored.
 """
 
 from __future__ import annotations
@@ -72,10 +79,8 @@ _ISSUE_CODE: Final = (
     "ON CONFLICT DO NOTHING RETURNING code) "
     "SELECT code FROM ins UNION ALL (SELECT code FROM gateway_code WHERE org_id = %s AND person_key = %s) LIMIT 1")
 
-#: the chain head of a log, with the first 団体's scope set for the transaction (the access-log entries'
-#: row-level security) in the same round trip; one row even when the log is empty
-_HEAD: Final = ("SELECT l.seq, l.entry_hash, set_config(%s, %s, true) FROM (SELECT 1) AS one LEFT JOIN ("
-                "SELECT seq, entry_hash FROM gateway_logentry WHERE log_id = %s ORDER BY seq DESC LIMIT 1) AS l ON true")
+#: the chain head of a log (no row when the log is empty)
+_HEAD: Final = "SELECT seq, entry_hash FROM gateway_logentry WHERE log_id = %s ORDER BY seq DESC LIMIT 1"
 
 #: the nonce insert, the 符号 lookup and the registry read of a batch of exchanges of one 団体 (one
 #: or more), in one statement on the 団体's bound pool (:class:`_ReadBatcher`; the residents'
@@ -101,14 +106,32 @@ _PERSON_OF_QUEUED: Final = ("SELECT atena_no, household_no FROM residents_reside
                             "AND resident_code = (SELECT f.person_key FROM f WHERE f.i = q.i) "
                             "AND EXISTS (SELECT 1 FROM n WHERE n.requester = q.requester AND n.nonce = q.nonce)")
 
-#: one statement for a whole group, whatever its size (so it is prepared once): one array per column,
-#: sent in binary (``%b``): psycopg escapes each element of a text array through a regular
-#: expression (≈ 65 µs per entry of these twelve columns, measured), a binary array costs ≈ 4 µs
-_INSERT_ENTRIES: Final = (
-    "INSERT INTO gateway_logentry (log_id, seq, time, requester, provider, affair, subject, outcome, "
-    "disclose_after, prev_hash, entry_hash, canonical) SELECT * FROM unnest(%b::text[], %b::bigint[], "
-    "%b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::date[], %b::text[], "
-    "%b::text[], %b::text[])")
+#: a group of log entries and the access-log entries of the reads they answer, in one call of
+#: ``gateway_append_group`` (migration gateway 0002): under the log's lock, and only if the chain still
+#: ends at the (seq, hash) given; it returns whether it appended, and the head it found. One statement
+#: whatever the group's size (so it is prepared once): one array per column, sent in binary (``%b``):
+#: psycopg escapes each element of a text array through a regular expression (≈ 65 µs per entry of
+#: these twelve columns, measured), a binary array costs ≈ 4 µs
+_APPEND_GROUP: Final = (
+    "SELECT appended, head_seq, head_hash FROM gateway_append_group(%s::text, %s::bigint, %s::bigint, %s::text, "
+    "%b::bigint[], %b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::date[], "
+    "%b::text[], %b::text[], %b::text[], " + audit.RECORD_ENTRIES_ARGS + ")")
+
+#: tries of the one-call append from a remembered head before the locked path (the second starts from
+#: the head the first found)
+FAST_TRIES: Final = 2
+
+
+@dataclass
+class _Prepared:
+    """A group's entries chained on from a head: one result per append (its entry, or why it has none)."""
+
+    results: list[LogEntry | LogUnavailable]
+    #: the ``l_*`` columns of ``gateway_append_group``, one tuple per entry
+    rows: list[tuple[Any, ...]]
+    accesses: list[tuple[audit.PendingEntry, list[str]]]
+    #: the chain's end after these entries: (seq, hash), or (None, None) for an empty log
+    last: tuple[int | None, str | None]
 
 
 def _utcnow() -> dt.datetime:
@@ -575,9 +598,15 @@ class GroupCommitLog:
         #: only of them needs no read and no parse of the stored entries (which held the event loop
         #: for milliseconds every batch); entries another process wrote are read as before
         self._recent: dict[int, LogEntry] = {}
-        #: sizes of the groups committed (for the benchmark's report)
+        #: the chain's end as this writer last wrote or found it: (seq, hash), (None, None) for an empty
+        #: log; None when not known (start, after a failure): the next group reads it under the lock
+        self._head: tuple[int | None, str | None] | None = None
+        #: groups committed, their entries, those appended in one call, and the calls that found the
+        #: head moved (for the benchmark's report and the tests)
         self.groups = 0
         self.grouped_entries = 0
+        self.fast_groups = 0
+        self.head_moved = 0
 
     async def append(self, **fields: Any) -> LogEntry:
         future: asyncio.Future[LogEntry] = asyncio.get_running_loop().create_future()
@@ -627,11 +656,80 @@ class GroupCommitLog:
                         future.set_exception(result)
 
     async def _write(self, group: list[dict[str, Any]]) -> list[LogEntry | LogUnavailable]:
-        results: list[LogEntry | LogUnavailable] = []
+        """Append a group: in one call from the head this writer knows (the common case: one round trip,
+        which is the transaction), else in a transaction that reads the head under the lock (the first
+        group, after a failure, when other writers keep moving the head, and when a checkpoint batch
+        closes)."""
+        if self._head is not None:
+            for _ in range(FAST_TRIES):
+                results = await self._write_fast(group)
+                if results is not None:
+                    return results
+        return await self._write_locked(group)
+
+    def _prepare(self, group: list[dict[str, Any]], last: tuple[int | None, str | None]) -> _Prepared:
+        writer = LogWriter(self.log_id, self.signer, batch_size=self.batch_size, clock=self.clock)
+        if last[0] is not None:
+            writer.next_seq, writer.head = last[0] + 1, str(last[1])
+        prepared = _Prepared([], [], [], last)
+        for queued in group:
+            fields = dict(queued)
+            access: PendingAccess | None = fields.pop("access", None)
+            try:
+                entry = writer.prepare(**fields)
+            except (LogFormatError, ValueError) as exc:
+                prepared.results.append(LogUnavailable(type(exc).__name__))
+                continue
+            writer.next_seq, writer.head = entry.seq + 1, entry.entry_hash
+            prepared.results.append(entry)
+            prepared.last = (entry.seq, entry.entry_hash)
+            if access is not None:
+                prepared.accesses.append((access.entry, access.atena))
+            prepared.rows.append((entry.seq, entry.timestamp, entry.requester, entry.provider, entry.affair,
+                                  entry.subject, entry.outcome,
+                                  dt.date.fromisoformat(entry.disclose_after) if entry.disclose_after else None,
+                                  entry.prev_hash, entry.entry_hash, entry.canonical().decode("utf-8")))
+        return prepared
+
+    def _append_args(self, prepared: _Prepared, last: tuple[int | None, str | None]) -> list[Any]:
+        columns = [list(c) for c in zip(*prepared.rows, strict=True)]
+        return [self.log_id, self._lock, last[0], last[1], *columns, *audit.entries_arrays(prepared.accesses)]
+
+    def _closes_a_batch(self, prepared: _Prepared) -> bool:
+        """Whether a full checkpoint batch may be pending after these entries: only when the head is a
+        batch past the end of the last checkpoint this process knows of (never ahead of the stored one)."""
+        next_seq = 0 if prepared.last[0] is None else prepared.last[0] + 1
+        return next_seq - self._checkpointed_end >= self.batch_size
+
+    async def _write_fast(self, group: list[dict[str, Any]]) -> list[LogEntry | LogUnavailable] | None:
+        """The group in one call from the remembered head; None (nothing written) when the stored head
+        is elsewhere (then remembered) or a checkpoint batch would close."""
+        assert self._head is not None
+        last = self._head
+        prepared = self._prepare(group, last)
+        if not prepared.rows:
+            return prepared.results
+        if self._closes_a_batch(prepared):
+            return None
+        try:
+            async with self.pool.connection() as conn:  # autocommit: the call is its own transaction
+                cur = await conn.execute(_APPEND_GROUP, self._append_args(prepared, last))
+                row = await cur.fetchone()
+        except BaseException:
+            self._head = None  # not known whether it committed (a lost connection): read it under the lock
+            raise
+        assert row is not None
+        appended, head_seq, head_hash = row
+        if not appended:
+            self.head_moved += 1
+            self._head = (None if head_seq is None else int(head_seq), None if head_hash is None else str(head_hash))
+            return None
+        self.fast_groups += 1
+        self._committed(prepared, None)
+        return prepared.results
+
+    async def _write_locked(self, group: list[dict[str, Any]]) -> list[LogEntry | LogUnavailable]:
         checkpointed_end: int | None = None
-        # The 団体 of the registry reads' access-log entries, the first one's scope set with the
-        # chain head (one round trip fewer), the others before their statement.
-        tenants = list(dict.fromkeys(f["access"].tenant_code for f in group if f.get("access") is not None))
         async with self.pool.connection() as conn:
             # BEGIN and the lock as one simple query (the key is this log's constant), then the chain
             # head (a statement of its own: its snapshot must be taken after the lock is held). No
@@ -639,48 +737,21 @@ class GroupCommitLog:
             # waits, holding the event loop (docs/performance.md).
             await conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({int(self._lock)})".encode("ascii"))
             try:
-                cur = await conn.execute(_HEAD, [GUC, tenants[0] if tenants else "", self.log_id])
-                last = await cur.fetchone()
-                writer = LogWriter(self.log_id, self.signer, batch_size=self.batch_size, clock=self.clock)
-                if last is not None and last[0] is not None:
-                    writer.next_seq, writer.head = int(last[0]) + 1, str(last[1])
-                rows = []
-                accesses: dict[str, list[tuple[audit.PendingEntry, list[str]]]] = {t: [] for t in tenants}
-                for queued in group:
-                    fields = dict(queued)
-                    access: PendingAccess | None = fields.pop("access", None)
-                    try:
-                        entry = writer.prepare(**fields)
-                    except (LogFormatError, ValueError) as exc:
-                        results.append(LogUnavailable(type(exc).__name__))
-                        continue
-                    writer.next_seq, writer.head = entry.seq + 1, entry.entry_hash
-                    results.append(entry)
-                    if access is not None:
-                        accesses[access.tenant_code].append((access.entry, access.atena))
-                    rows.append((self.log_id, entry.seq, entry.timestamp, entry.requester, entry.provider,
-                                 entry.affair, entry.subject, entry.outcome,
-                                 dt.date.fromisoformat(entry.disclose_after) if entry.disclose_after else None,
-                                 entry.prev_hash, entry.entry_hash, entry.canonical().decode("utf-8")))
-                if rows:
-                    # one statement, not executemany (which pipelines)
-                    await conn.execute(_INSERT_ENTRIES, [list(column) for column in zip(*rows, strict=True)])
-                    # the access-log entries of the registry reads answered by these entries, per 団体
-                    # in its scope (row-level security), in the same commit
-                    for i, (tenant_code, entries) in enumerate(accesses.items()):
-                        if not entries:
-                            continue
-                        if i > 0:
-                            await conn.execute("SELECT set_config(%s, %s, true)", [GUC, tenant_code])
-                        await conn.execute(*audit.entries_statement(entries))
-                    # A full batch can only be pending when the head is a batch past the end of the
-                    # last checkpoint this process knows of (never ahead of the stored one).
-                    if writer.next_seq - self._checkpointed_end >= self.batch_size:
+                cur = await conn.execute(_HEAD, [self.log_id])
+                head = await cur.fetchone()
+                last = (None, None) if head is None else (int(head[0]), str(head[1]))
+                prepared = self._prepare(group, last)
+                if prepared.rows:
+                    cur = await conn.execute(_APPEND_GROUP, self._append_args(prepared, last))
+                    row = await cur.fetchone()
+                    if row is None or not row[0]:  # the lock is held: the head cannot have moved
+                        raise LogUnavailable("chain head moved under the lock")
+                    if self._closes_a_batch(prepared):
                         try:
                             async with conn.transaction():  # a savepoint: the transaction is ours
                                 _, checkpointed_end = await self._close_batches(
-                                    conn, partial=False, head_seq=writer.next_seq,
-                                    fresh={r.seq: r for r in results if isinstance(r, LogEntry)})
+                                    conn, partial=False, head_seq=0 if prepared.last[0] is None else prepared.last[0] + 1,
+                                    fresh={r.seq: r for r in prepared.results if isinstance(r, LogEntry)})
                         except Exception:  # the entries stand; the next group (or checkpoint_now) retries
                             checkpointed_end = None
                             log.exception("チェックポイントを作成できませんでした（ログ %s）", self.log_id)
@@ -688,11 +759,17 @@ class GroupCommitLog:
                 if done.statusmessage != "COMMIT":  # PostgreSQL ends an aborted transaction with ROLLBACK
                     raise LogUnavailable(f"transaction ended with {done.statusmessage}")
             except BaseException:
+                self._head = None
                 if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
                     await conn.execute("ROLLBACK")
                 raise
-        committed = [r for r in results if isinstance(r, LogEntry)]
-        if checkpointed_end is not None:  # committed
+        self._committed(prepared, checkpointed_end)
+        return prepared.results
+
+    def _committed(self, prepared: _Prepared, checkpointed_end: int | None) -> None:
+        committed = [r for r in prepared.results if isinstance(r, LogEntry)]
+        self._head = prepared.last
+        if checkpointed_end is not None:
             self._checkpointed_end = checkpointed_end
         self._recent.update((e.seq, e) for e in committed)
         if self._recent and (len(self._recent) > 4 * self.batch_size or checkpointed_end is not None):
@@ -701,8 +778,7 @@ class GroupCommitLog:
             floor = max(self._checkpointed_end, max(self._recent) + 1 - 4 * self.batch_size)
             self._recent = {seq: e for seq, e in self._recent.items() if seq >= floor}
         self.groups += 1
-        self.grouped_entries += len(rows)
-        return results
+        self.grouped_entries += len(committed)
 
     async def checkpoint_now(self) -> int:
         """Close every full batch and the partial one (a timer, shutdown); checkpoints written."""

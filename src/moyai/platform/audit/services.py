@@ -140,27 +140,24 @@ def entry_statements(vendor: str, entry: PendingEntry, atena: Sequence[str], *, 
     return statements
 
 
-#: :func:`entries_statement`: many entries and all their subjects of one 団体, one statement
-_ENTRIES_SQL: Final = (
-    f"WITH l AS (INSERT INTO audit_accesslog ({_LOG_COLUMNS}) SELECT * FROM unnest(%b::text[], %b::bigint[], "
-    "%b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], "
-    "%b::integer[], %b::boolean[], %b::jsonb[])) "
-    "INSERT INTO audit_accesslogsubject (tenant_code, atena_no, log_id, at) "
-    "SELECT * FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::timestamptz[])")
+#: the arguments of the PostgreSQL function ``audit_record_entries`` (migration 0005), in the order of
+#: :func:`entries_arrays`: one array per column of the entries (13), then of their subjects (4)
+RECORD_ENTRIES_ARGS: Final = (
+    "%b::text[], %b::bigint[], %b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], "
+    "%b::text[], %b::text[], %b::integer[], %b::boolean[], %b::jsonb[], "
+    "%b::text[], %b::text[], %b::bigint[], %b::timestamptz[]")
 
 
-def entries_statement(entries: Sequence[tuple[PendingEntry, Sequence[str]]]) -> tuple[str, list[Any]]:
-    """PostgreSQL: the SQL that stores these entries and their subjects, all of one 団体 (the one in
-    scope on the connection: row-level security checks each row), as one statement whatever their
-    number (one array per column). Each ``atena`` sorted and unique, ``subject_count`` its length.
+def entries_arrays(entries: Sequence[tuple[PendingEntry, Sequence[str]]]) -> list[list[Any]]:
+    """The arguments of ``audit_record_entries`` for these entries (of any 団体): one list per column.
 
-    The arrays are sent in binary (``%b`` marks, so a psycopg cursor with server-side binding,
-    not Django's client-side one): psycopg dumps a text array element by element through a regular
-    expression (about 65 µs per row of a dozen columns, measured), a binary one without it.
+    Each ``atena`` sorted and unique, ``subject_count`` its length. The function inserts each
+    団体's rows with the transaction's scope set to that 団体 (row-level security checks every row),
+    then sets the caller's scope again. The arrays are sent in binary (``%b`` marks, so a psycopg
+    cursor with server-side binding, not Django's client-side one): psycopg dumps a text array
+    element by element through a regular expression (about 65 µs per row of a dozen columns,
+    measured), a binary one without it.
     """
-    tenants = {e.tenant_id for e, _ in entries}
-    if len(tenants) != 1:
-        raise ValueError(f"one 団体 per statement, not {sorted(tenants)}")
     columns: list[list[Any]] = [[] for _ in range(13)]
     subjects: list[list[Any]] = [[], [], [], []]
     for e, atena in entries:
@@ -172,7 +169,13 @@ def entries_statement(entries: Sequence[tuple[PendingEntry, Sequence[str]]]) -> 
         for a in atena:
             for column, value in zip(subjects, (e.tenant_id, a, e.id, e.at), strict=True):
                 column.append(value)
-    return _ENTRIES_SQL, [*columns, *subjects]
+    return [*columns, *subjects]
+
+
+def entries_statement(entries: Sequence[tuple[PendingEntry, Sequence[str]]]) -> tuple[str, list[Any]]:
+    """PostgreSQL: one statement that stores these entries and their subjects, whatever their number
+    and their 団体 (:func:`entries_arrays`)."""
+    return f"SELECT audit_record_entries({RECORD_ENTRIES_ARGS})", entries_arrays(entries)
 
 
 def record_denied(tenant_code: str, actor: Actor, operation: str, reason: str, subjects: Sequence[str] = ()) -> None:
