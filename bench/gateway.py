@@ -279,6 +279,7 @@ def main() -> None:
     socket_dir = "/var/run/postgresql"
     pg_host = args.pg_host or (socket_dir if Path(socket_dir, ".s.PGSQL.5432").exists() else "127.0.0.1")
     os.environ["MOYAI_PG_HOST"] = pg_host  # the server's pools and the set-up connect there
+    os.environ["MOYAI_LOG_LEVEL"] = "INFO"  # the server's summary at shutdown (server_summary)
     from moyai.gateway.server.pki import init_pki
     from tests.gateway.server_kit import PG, DataCentre
 
@@ -324,6 +325,7 @@ def main() -> None:
         finally:
             dc.stop()
         server_log = server_problems(work / f"dc-{dc.dc}.log") if any(r["errors"] for r in results.values()) else []
+        summary = server_summary(work / f"dc-{dc.dc}.log")
         status, message = dc.verify_log()
         dc.drop_database()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores shared by the server, the load generator(s) "
@@ -352,6 +354,8 @@ def main() -> None:
         if path in results:
             print(f"  {PHASES[path]}: {logged[path]} log entries for {results[path]['ok']} replies")
     print(f"  verify-log: {'ok' if status == 0 else 'FAILED'} — {message}")
+    for line in summary:  # one per server process, the whole run (warm-ups included)
+        print(f"  server: {line}")
     if server_log:
         print("  server log (warnings and errors, the phases had errors; count × line):")
         for line in server_log:
@@ -372,6 +376,16 @@ def server_problems(path: Path, most: int = 20) -> list[str]:
     stamp = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ ")
     counted = Counter(re.sub(r"\d+", "N", stamp.sub("", ln))[:300] for ln in wanted)
     return [f"{n} × {ln}" for ln, n in counted.most_common(most)]
+
+
+def server_summary(path: Path) -> list[str]:
+    """The server processes' summary lines at shutdown (group commit, registry reads)."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    return [ln.split(" INFO moyai.gateway.server.run ", 1)[1] for ln in lines
+            if " INFO moyai.gateway.server.run group commit" in ln]
 
 
 PHASES = {

@@ -145,10 +145,10 @@ def test_the_synchronous_store_and_the_group_commit_writer_continue_one_chain(lo
     result = verify_stored_log(log_id, KeyStoreVerifier(log_keys))
     assert result.ok, result.reason_ja
     assert result.entries_checked == 6
-    # the first group read the head under the lock; the second was tried from the head it wrote, found
-    # the synchronous store's entry after it, and went in on the second try from that one; the third
-    # would close batch 1 (seq 4): the locked path
-    assert counts == (3, 1, 1)
+    # the first group read the head under the lock; the second was tried in one call from the head it
+    # wrote, which found the synchronous store's entry after it and wrote nothing: the locked path; the
+    # third went straight to the locked path (LOCKED_AFTER_MOVE)
+    assert counts == (3, 0, 1)
     assert list(GatewayLogEntry.objects.filter(log_id=log_id).order_by("seq").values_list("seq", flat=True)) == \
         list(range(6))
 
@@ -192,7 +192,7 @@ def test_after_its_first_group_a_writer_appends_a_group_in_one_call(log_keys: Me
 
 def test_two_writers_on_one_log_at_once_keep_one_chain(log_keys: MemoryKeyStore) -> None:
     """Two processes' writers (here two instances) append concurrently: each finds the other's entries
-    after its remembered head, chains on from the head found, and the log verifies with every entry."""
+    after its remembered head, appends under the lock instead, and the log verifies with every entry."""
     from moyai.gateway.server.pg import GroupCommitLog
 
     log_id = f"t-{secrets.token_hex(4)}"

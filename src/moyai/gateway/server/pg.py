@@ -117,9 +117,10 @@ _APPEND_GROUP: Final = (
     "%b::bigint[], %b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::date[], "
     "%b::text[], %b::text[], %b::text[], " + audit.RECORD_ENTRIES_ARGS + ")")
 
-#: tries of the one-call append from a remembered head before the locked path (the second starts from
-#: the head the first found)
-FAST_TRIES: Final = 2
+#: groups that go straight to the locked path after a one-call append found the head moved (another
+#: process writing the same log: under ``--workers 2`` its groups interleave with this one's, and a
+#: failed call is a round trip lost); the group after them tries the one call again
+LOCKED_AFTER_MOVE: Final = 4
 
 
 @dataclass
@@ -485,6 +486,13 @@ class PgRegistry:
                     self._pools[tenant_code] = pool
         return pool
 
+    def summary(self) -> str:
+        """The reads so far, for the server's log at shutdown (counts only)."""
+        statements = sum(b.statements for b in self._batchers.values())
+        exchanges = sum(b.exchanges for b in self._batchers.values())
+        return (f"registry reads: {self.fast} on the pool, {self.slow} by the full rules; "
+                f"{exchanges} in {statements} batched statements")
+
     async def close(self) -> None:
         pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
@@ -589,6 +597,9 @@ class GroupCommitLog:
         self.clock = clock
         self.max_group = max_group
         self._lock = _lock_key(log_id)
+        #: the locked path's first round trip (log_id is checked by LogWriter above: [a-z0-9_.-] only)
+        self._begin_lock_head = (f"BEGIN; SELECT pg_advisory_xact_lock({int(self._lock)}); "
+                                 + _HEAD.replace("%s", f"'{log_id}'")).encode("ascii")
         self._queue: list[tuple[dict[str, Any], asyncio.Future[LogEntry]]] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -607,6 +618,7 @@ class GroupCommitLog:
         self.grouped_entries = 0
         self.fast_groups = 0
         self.head_moved = 0
+        self._locked_groups_left = 0
 
     async def append(self, **fields: Any) -> LogEntry:
         future: asyncio.Future[LogEntry] = asyncio.get_running_loop().create_future()
@@ -615,6 +627,11 @@ class GroupCommitLog:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name=f"log-writer-{self.log_id}")
         return await future
+
+    def summary(self) -> str:
+        """The groups so far, for the server's log at shutdown (counts only)."""
+        return (f"group commit, log {self.log_id}: {self.grouped_entries} entries in {self.groups} groups, "
+                f"{self.fast_groups} appended in one call, head found moved {self.head_moved} times")
 
     async def close(self) -> None:
         if self._task is not None:
@@ -658,13 +675,14 @@ class GroupCommitLog:
     async def _write(self, group: list[dict[str, Any]]) -> list[LogEntry | LogUnavailable]:
         """Append a group: in one call from the head this writer knows (the common case: one round trip,
         which is the transaction), else in a transaction that reads the head under the lock (the first
-        group, after a failure, when other writers keep moving the head, and when a checkpoint batch
+        group, after a failure, when another writer moved the head, and when a checkpoint batch
         closes)."""
-        if self._head is not None:
-            for _ in range(FAST_TRIES):
-                results = await self._write_fast(group)
-                if results is not None:
-                    return results
+        if self._head is not None and self._locked_groups_left == 0:
+            results = await self._write_fast(group)
+            if results is not None:
+                return results
+        elif self._locked_groups_left > 0:
+            self._locked_groups_left -= 1
         return await self._write_locked(group)
 
     def _prepare(self, group: list[dict[str, Any]], last: tuple[int | None, str | None]) -> _Prepared:
@@ -703,7 +721,7 @@ class GroupCommitLog:
 
     async def _write_fast(self, group: list[dict[str, Any]]) -> list[LogEntry | LogUnavailable] | None:
         """The group in one call from the remembered head; None (nothing written) when the stored head
-        is elsewhere (then remembered) or a checkpoint batch would close."""
+        is elsewhere or a checkpoint batch would close."""
         assert self._head is not None
         last = self._head
         prepared = self._prepare(group, last)
@@ -719,10 +737,10 @@ class GroupCommitLog:
             self._head = None  # not known whether it committed (a lost connection): read it under the lock
             raise
         assert row is not None
-        appended, head_seq, head_hash = row
-        if not appended:
+        if not row[0]:  # appended: no (row[1:] is the head found)
             self.head_moved += 1
-            self._head = (None if head_seq is None else int(head_seq), None if head_hash is None else str(head_hash))
+            self._head = None
+            self._locked_groups_left = LOCKED_AFTER_MOVE
             return None
         self.fast_groups += 1
         self._committed(prepared, None)
@@ -731,13 +749,14 @@ class GroupCommitLog:
     async def _write_locked(self, group: list[dict[str, Any]]) -> list[LogEntry | LogUnavailable]:
         checkpointed_end: int | None = None
         async with self.pool.connection() as conn:
-            # BEGIN and the lock as one simple query (the key is this log's constant), then the chain
-            # head (a statement of its own: its snapshot must be taken after the lock is held). No
-            # pipeline: psycopg's asynchronous wait polls the socket in a loop while a pipeline
-            # waits, holding the event loop (docs/performance.md).
-            await conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({int(self._lock)})".encode("ascii"))
+            # BEGIN, the lock and the chain head as one simple query (three statements, one round trip;
+            # the head's statement takes its snapshot after the lock is held). No pipeline: psycopg's
+            # asynchronous wait polls the socket in a loop while a pipeline waits, holding the event
+            # loop (docs/performance.md).
+            cur = await conn.execute(self._begin_lock_head)
             try:
-                cur = await conn.execute(_HEAD, [self.log_id])
+                if not (cur.nextset() and cur.nextset()):  # BEGIN's result, the lock's, then the head's
+                    raise LogUnavailable("no chain head read")
                 head = await cur.fetchone()
                 last = (None, None) if head is None else (int(head[0]), str(head[1]))
                 prepared = self._prepare(group, last)

@@ -112,6 +112,7 @@ def build_app(config: GatewayConfig) -> GatewayApp:
             await log_pool.open(wait=True, timeout=10)
 
         async def close_ports() -> None:
+            log.info("%s; %s", group_log.summary(), pg_registry.summary())
             await group_log.close()
             await pg_registry.close()
             await pool.close()
