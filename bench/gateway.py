@@ -3,8 +3,10 @@
 One gateway (data centre a) runs as ``moyai gateway serve`` in its own process (uvicorn, one
 worker, TLS 1.3 with client certificates) on its own database, seeded with residents and their
 符号. Load generators run in other processes: ``--concurrency`` keep-alive connections in total,
-each sending one request after another for ``--seconds``. Two phases in the same run, same
-server, same TLS set-up:
+each sending one request after another for ``--seconds``, its connections opened before its clock
+starts. Two phases in the same run, same server, same TLS set-up; with ``--rounds N`` they alternate
+N times in slices of ``seconds / N`` (this host's cores change speed from one minute to the next,
+and a phase measured in one spell and the other in another made the ratio swing by half):
 
 - **bare**: ``GET /health`` — a fixed body from the same ASGI app (TLS, HTTP, ASGI only);
 - **full**: ``POST /exchange`` — mTLS, JWS verify (Ed25519), certificate ↔ signer check, time
@@ -40,6 +42,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 #: exchanges/s per phase for which the load generator signs its messages before the clock starts
 PRESIGNED_RATE = 2500
+CONNECT_GAP = 0.01  # seconds between the load generator's connections, opened before its clock starts
 sys.path.insert(0, str(ROOT))
 
 
@@ -124,14 +127,22 @@ async def _load(url: str, pki_dir: str, path: str, seconds: float, concurrency: 
     ready = [[message(rnd) for _ in range(1 if path == "/health" else max(16, int(seconds * PRESIGNED_RATE / concurrency)))]
              for rnd in rnds]
     presigned = sum(map(len, ready))
+    on_the_fly = [0]
+    # Every connection is opened (one TLS handshake each) before the clock starts, CONNECT_GAP apart:
+    # peers' connections reach a gateway over time, not in one burst, and with --workers N a burst
+    # goes mostly to whichever process wakes first on the shared socket (measured: 11,270 against
+    # 3,004 exchanges with 48 connections opened at once).
+    connections = []
+    for _ in range(concurrency):
+        connections.append(await _connection(url, context))
+        await asyncio.sleep(CONNECT_GAP)
     # everything this process spent before its clock: interpreter start, imports (≈ 0.5 s), signing
     before_clock_s = time.process_time()
-    on_the_fly = [0]
     stop = time.perf_counter() + seconds
 
     async def worker(i: int) -> None:
         rnd, queue = rnds[i], ready[i]
-        reader, writer = await _connection(url, context)  # one TLS handshake per connection
+        reader, writer = connections[i]
         try:
             while time.perf_counter() < stop:
                 if path == "/health":
@@ -232,12 +243,30 @@ def run_phase(url: str, pki_dir: str, path: str, seconds: float, concurrency: in
     for r in results:
         for k, v in r["errors"].items():
             errors[k] = errors.get(k, 0) + v
-    elapsed = max(r["elapsed"] for r in results)
-    return {"ok": len(latencies), "per_second": len(latencies) / elapsed, "p50_ms": percentile(latencies, 50) * 1000,
-            "p99_ms": percentile(latencies, 99) * 1000, "errors": errors,
-            "client_cpu_ms": sum(r["cpu_s"] for r in results) * 1000 / max(1, len(latencies)),
+    return {"latencies": latencies, "elapsed": max(r["elapsed"] for r in results), "errors": errors,
+            "client_cpu_s": sum(r["cpu_s"] for r in results),
             "before_clock_s": sum(r["before_clock_s"] for r in results),
             "signed_on_the_fly": sum(r["signed_on_the_fly"] for r in results)}
+
+
+def merge_slices(slices: list[dict[str, Any]]) -> dict[str, Any]:
+    """One phase's figures from its slices (``--rounds``): exchanges over the slices' summed time,
+    percentiles over every latency, CPU over every exchange."""
+    latencies = [x for sl in slices for x in sl["latencies"]]
+    ok = max(1, len(latencies))
+    errors: dict[str, int] = {}
+    for sl in slices:
+        for k, v in sl["errors"].items():
+            errors[k] = errors.get(k, 0) + v
+    db = [sl["db_s"] for sl in slices]
+    return {"ok": len(latencies), "per_second": len(latencies) / sum(sl["elapsed"] for sl in slices),
+            "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000,
+            "errors": errors, "client_cpu_ms": sum(sl["client_cpu_s"] for sl in slices) * 1000 / ok,
+            "cpu_ms": sum(sl["server_s"] for sl in slices) * 1000 / ok,
+            "machine_ms": sum(sl["machine_s"] for sl in slices) * 1000 / ok,
+            "db_ms": None if any(d is None for d in db) else sum(d for d in db if d is not None) * 1000 / ok,
+            "probe_ms": max(sl["probe_ms"] for sl in slices),
+            "signed_on_the_fly": sum(sl["signed_on_the_fly"] for sl in slices), "logged": sum(sl["logged"] for sl in slices)}
 
 
 # -- driver -------------------------------------------------------------------------------------------
@@ -252,7 +281,9 @@ def main() -> None:
     parser.add_argument("--subjects")
     parser.add_argument("--org", default="kenpo-midori")
     parser.add_argument("--provider", default="352152")
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per phase, over all rounds")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="the phases alternate this many times, each slice seconds/rounds long")
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--concurrency", type=int, default=48)
     parser.add_argument("--procs", type=int, default=1, help="load-generator processes")
@@ -304,24 +335,28 @@ def main() -> None:
         try:
             wanted = {"bare": "/health", "refused": "/exchange?refused", "full": "/exchange"}
             phases = [p for k, p in wanted.items() if args.phases == "all" or k in args.phases.split(",")]
-            for path in phases:
+            for path in phases:  # warm-up: the first connections, plans, caches
                 run_phase(dc.url, str(pki.dir), path, args.warmup, args.concurrency, args.procs, subjects,
                           args.org, args.provider)
-                before = len(dc.entries())
-                assert dc.process is not None
-                cpu0 = tree_cpu_seconds(dc.process.pid)
-                busy0 = machine_busy_seconds()
-                db0 = database_cpu_seconds(dc.db_name) if dc.db_name else 0.0
-                results[path] = run_phase(dc.url, str(pki.dir), path, args.seconds, args.concurrency, args.procs,
-                                          subjects, args.org, args.provider)
-                results[path]["cpu_ms"] = (tree_cpu_seconds(dc.process.pid) - cpu0) * 1000 / max(1, results[path]["ok"])
-                # less what the load generator spent before its clock started (start-up, signing)
-                results[path]["machine_ms"] = ((machine_busy_seconds() - busy0 - results[path]["before_clock_s"]) * 1000
-                                               / max(1, results[path]["ok"]))
-                results[path]["db_ms"] = ((database_cpu_seconds(dc.db_name) - db0) * 1000 / max(1, results[path]["ok"])
-                                          if dc.db_name else None)
-                logged[path] = len(dc.entries()) - before
-                results[path]["probe_ms"] = speed_probe()
+            slices: dict[str, list[dict[str, Any]]] = {path: [] for path in phases}
+            for _ in range(args.rounds):  # the phases alternate: each meets the host's fast and slow spells
+                for path in phases:
+                    before = len(dc.entries())
+                    assert dc.process is not None
+                    cpu0 = tree_cpu_seconds(dc.process.pid)
+                    busy0 = machine_busy_seconds()
+                    db0 = database_cpu_seconds(dc.db_name) if dc.db_name else 0.0
+                    sl = run_phase(dc.url, str(pki.dir), path, args.seconds / args.rounds, args.concurrency,
+                                   args.procs, subjects, args.org, args.provider)
+                    sl["server_s"] = tree_cpu_seconds(dc.process.pid) - cpu0
+                    # less what the load generator spent before its clock started (start-up, signing, connecting)
+                    sl["machine_s"] = machine_busy_seconds() - busy0 - sl["before_clock_s"]
+                    sl["db_s"] = database_cpu_seconds(dc.db_name) - db0 if dc.db_name else None
+                    sl["logged"] = len(dc.entries()) - before
+                    sl["probe_ms"] = speed_probe()
+                    slices[path].append(sl)
+            results = {path: merge_slices(sls) for path, sls in slices.items()}
+            logged = {path: r["logged"] for path, r in results.items()}
         finally:
             dc.stop()
         server_log = server_problems(work / f"dc-{dc.dc}.log") if any(r["errors"] for r in results.values()) else []
@@ -333,7 +368,7 @@ def main() -> None:
     print(f"server: {args.workers} process(es), --http {args.http} --loop {args.loop}, --read-batch {args.read_batch}, "
           f"PostgreSQL at {os.environ['MOYAI_PG_HOST'] if backend == 'postgresql' else '-'}; "
           f"concurrency {args.concurrency} keep-alive mTLS connections in {args.procs} load process(es), "
-          f"{args.seconds:.0f} s per phase after {args.warmup:.0f} s of warm-up")
+          f"{args.seconds:.0f} s per phase in {args.rounds} alternating slice(s) after {args.warmup:.0f} s of warm-up")
     bare = results["/health"]["per_second"] if "/health" in results else None
     for path, name in PHASES.items():
         if path not in results:
@@ -345,7 +380,8 @@ def main() -> None:
               f"PostgreSQL CPU {'-' if r['db_ms'] is None else format(r['db_ms'], '4.2f')} ms/req  "
               f"whole machine {r['machine_ms']:4.2f} ms/req  errors {r['errors'] or 0}  "
               f"speed probe {r['probe_ms']:4.1f} ms")
-    print("  (speed probe: a fixed pure-Python loop timed right after the phase; lower = the host gave faster cores)")
+    print("  (speed probe: a fixed pure-Python loop timed right after each slice, the slowest shown; lower = the host "
+          "gave faster cores)")
     signed = [f"{PHASES[p].split(':')[0]} {r['signed_on_the_fly']}" for p, r in results.items() if p != "/health"]
     if signed:
         print(f"  (load generator: messages signed before each phase's clock starts, {PRESIGNED_RATE}/s worth; "
