@@ -12,10 +12,10 @@ entries and the access-log entries of the reads they answer, closes any full che
 (in a savepoint), and commits. Usually that transaction is one call of the database function
 ``gateway_append_group``, one round trip: the writer chains the entries on from the head it
 wrote last, and the function, holding the lock, writes them only if the stored head is still
-that one (when another process or the synchronous store appended meanwhile, nothing is written,
-and the writer chains again from the head the function found). The first group, a group that
-closes a checkpoint batch and a group after a failure read the head under the lock first, in a
-transaction of their own. Only after the commit returns is any caller's ``append`` resolved, so
+that one. When another process or the synchronous store appended meanwhile, nothing is written
+and the group takes the locked path: a transaction of its own that reads the head under the lock
+first (three round trips), as do the first group, a group that closes a checkpoint batch, a group
+after a failure, and the few groups after a moved head (``LOCKED_AFTER_MOVE``). Only after the commit returns is any caller's ``append`` resolved, so
 no reply leaves before its entry is durable (``synchronous_commit`` as configured on the
 server: ``on`` by default). While one group is committing, the next one gathers: under load one
 fsync serves many exchanges; alone, an exchange waits for nothing but its own commit. If the
