@@ -62,18 +62,21 @@ def test_one_statement_stores_each_tenant_s_entries_in_its_scope_and_gives_the_c
     kudamatsu = audit.new_entry(actor, "resident.view", ["0000000027", "0000000035"], tenant_code=KUDAMATSU,
                                 request_id="x-2")
     sql, params = audit.entries_statement([shunan, kudamatsu])
-    with tenant_scope(SHUNAN):
+    # the caller is in 下松市's scope (352071): the function's last 団体 is 周南市 (352152), so a scope
+    # not given back would show
+    with tenant_scope(KUDAMATSU):
         with connection.cursor(), connection.connection.cursor() as cur:
             cur.execute(sql, params)
             assert cur.fetchone()[0] == 2  # entries stored
-        assert _scope() == SHUNAN  # the caller's scope, set again
-        assert list(AccessLog.objects.filter(request_id__startswith="x-").values_list("request_id", flat=True)) \
-            == ["x-1"]  # row-level security: only 周南市's entry is visible here
-    with tenant_scope(KUDAMATSU):
-        stored = AccessLog.objects.get(request_id="x-2")
+        assert _scope() == KUDAMATSU  # the caller's scope, set again
+        stored = AccessLog.objects.get(request_id__startswith="x-")  # row-level security: 下松市's only
+        assert stored.request_id == "x-2"
         assert stored.subject_count == 2
         assert sorted(AccessLogSubject.objects.filter(log_id=stored.id).values_list("atena_no", flat=True)) == \
             ["0000000027", "0000000035"]
+    with tenant_scope(SHUNAN):
+        assert list(AccessLog.objects.filter(request_id__startswith="x-").values_list("request_id", flat=True)) \
+            == ["x-1"]
 
 
 def test_an_entry_without_its_tenant_is_refused_and_nothing_is_stored(world: World) -> None:
