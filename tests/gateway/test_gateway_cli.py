@@ -62,3 +62,21 @@ def test_serve_refuses_bad_options_before_starting(tmp_path: Path, args: list[st
     result = runner.invoke(app, ["gateway", "serve", "--pki", str(tmp_path), *args])
     assert result.exit_code == 2
     assert message in result.output
+
+
+@pytest.mark.parametrize("value", ["0", "many", "-5"])
+def test_serve_refuses_a_bad_collector_threshold_before_starting(tmp_path: Path, value: str,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOYAI_GC_GEN0", value)
+    result = runner.invoke(app, ["gateway", "serve", "--pki", str(tmp_path), "--dc", "a"])
+    assert result.exit_code == 2
+    assert f"MOYAI_GC_GEN0 は1以上の整数で指定してください（{value!r}）" in result.output
+
+
+def test_the_collector_threshold_is_the_default_or_the_operator_s(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moyai.gateway.server.run import GC_GEN0, collector_threshold
+
+    monkeypatch.delenv("MOYAI_GC_GEN0", raising=False)
+    assert collector_threshold() == GC_GEN0 == 20_000
+    monkeypatch.setenv("MOYAI_GC_GEN0", " 700 ")
+    assert collector_threshold() == 700

@@ -89,8 +89,14 @@ def serve(
     import django
 
     django.setup()
-    from .run import GatewayConfig
+    from .run import GatewayConfig, collector_threshold
     from .run import serve as run
+
+    try:
+        collector_threshold()  # read again by each server process at start-up
+    except ValueError as exc:
+        console.print(f"[red]エラー:[/red] {exc}")
+        raise typer.Exit(2) from None
 
     run(GatewayConfig(dc=dc, pki_dir=str(pki), host=host, port=port or (8441 if dc == "a" else 8442),
                       peers=peers, batch_size=batch_size, registry_threads=registry_threads, pool_size=pool_size,
