@@ -6,7 +6,7 @@ transaction, so the gateway appends a group in one round trip; inside a transact
 holds the lock it is the slow path's insert. The head is read after the lock is held (each
 statement of a volatile PL/pgSQL function takes a new snapshot), as the synchronous store does.
 When the head differs from ``p_prev_seq``/``p_prev_hash`` (another process or the synchronous
-store appended meanwhile) nothing is written. Either way the head as read under the lock is returned.
+store appended meanwhile) nothing is written and it returns false; true when the group was written.
 """
 
 from typing import Any
@@ -22,16 +22,17 @@ CREATE OR REPLACE FUNCTION gateway_append_group(
     e_purpose text[], e_outcome text[], e_request_id text[], e_terminal text[], e_subject_count integer[],
     e_individual_number boolean[], e_detail jsonb[],
     s_tenant text[], s_atena text[], s_log bigint[], s_at timestamptz[])
-RETURNS TABLE (appended boolean, head_seq bigint, head_hash text)
+RETURNS boolean
 LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    head_seq bigint;
+    head_hash text;
 BEGIN
     PERFORM pg_advisory_xact_lock(p_lock);
     SELECT g.seq, g.entry_hash INTO head_seq, head_hash FROM gateway_logentry g
         WHERE g.log_id = p_log_id ORDER BY g.seq DESC LIMIT 1;
     IF head_seq IS DISTINCT FROM p_prev_seq OR head_hash IS DISTINCT FROM p_prev_hash THEN
-        appended := false;
-        RETURN NEXT;
-        RETURN;
+        RETURN false;
     END IF;
     INSERT INTO gateway_logentry (log_id, seq, time, requester, provider, affair, subject, outcome,
                                   disclose_after, prev_hash, entry_hash, canonical)
@@ -42,8 +43,7 @@ BEGIN
                                      e_outcome, e_request_id, e_terminal, e_subject_count, e_individual_number,
                                      e_detail, s_tenant, s_atena, s_log, s_at);
     END IF;
-    appended := true;
-    RETURN NEXT;
+    RETURN true;
 END $$
 """
 

@@ -108,12 +108,12 @@ _PERSON_OF_QUEUED: Final = ("SELECT atena_no, household_no FROM residents_reside
 
 #: a group of log entries and the access-log entries of the reads they answer, in one call of
 #: ``gateway_append_group`` (migration gateway 0002): under the log's lock, and only if the chain still
-#: ends at the (seq, hash) given; it returns whether it appended, and the head it found. One statement
+#: ends at the (seq, hash) given; it returns whether it appended. One statement
 #: whatever the group's size (so it is prepared once): one array per column, sent in binary (``%b``):
 #: psycopg escapes each element of a text array through a regular expression (≈ 65 µs per entry of
 #: these twelve columns, measured), a binary array costs ≈ 4 µs
 _APPEND_GROUP: Final = (
-    "SELECT appended, head_seq, head_hash FROM gateway_append_group(%s::text, %s::bigint, %s::bigint, %s::text, "
+    "SELECT gateway_append_group(%s::text, %s::bigint, %s::bigint, %s::text, "
     "%b::bigint[], %b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::date[], "
     "%b::text[], %b::text[], %b::text[], " + audit.RECORD_ENTRIES_ARGS + ")")
 
@@ -737,7 +737,7 @@ class GroupCommitLog:
             self._head = None  # not known whether it committed (a lost connection): read it under the lock
             raise
         assert row is not None
-        if not row[0]:  # appended: no (row[1:] is the head found)
+        if not row[0]:  # not appended: another writer moved the head
             self.head_moved += 1
             self._head = None
             self._locked_groups_left = LOCKED_AFTER_MOVE
