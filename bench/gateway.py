@@ -303,6 +303,8 @@ def main() -> None:
                              "— the database shares this machine — else 127.0.0.1)")
     parser.add_argument("--phases", default="all", help="comma-separated: bare,refused,full (default all)")
     args = parser.parse_args()
+    if args.rounds < 1 or args.seconds <= 0:
+        parser.error("--rounds must be at least 1 and --seconds above 0")
     if args.load:
         load_main(args)
         return
