@@ -713,10 +713,11 @@ class GroupCommitLog:
         columns = [list(c) for c in zip(*prepared.rows, strict=True)]
         return [self.log_id, self._lock, last[0], last[1], *columns, *audit.entries_arrays(prepared.accesses)]
 
-    def _closes_a_batch(self, prepared: _Prepared) -> bool:
-        """Whether a full checkpoint batch may be pending after these entries: only when the head is a
-        batch past the end of the last checkpoint this process knows of (never ahead of the stored one)."""
-        next_seq = 0 if prepared.last[0] is None else prepared.last[0] + 1
+    def _closes_a_batch(self, last_seq: int | None) -> bool:
+        """Whether a full checkpoint batch may be pending once the chain ends at ``last_seq``: only when
+        the head is a batch past the end of the last checkpoint this process knows of (never ahead of
+        the stored one)."""
+        next_seq = 0 if last_seq is None else last_seq + 1
         return next_seq - self._checkpointed_end >= self.batch_size
 
     async def _write_fast(self, group: list[dict[str, Any]]) -> list[LogEntry | LogUnavailable] | None:
@@ -724,11 +725,13 @@ class GroupCommitLog:
         is elsewhere or a checkpoint batch would close."""
         assert self._head is not None
         last = self._head
+        # the chain's end if every append becomes an entry (at most that): checked before the entries
+        # are hashed, so that a group for the locked path is prepared once, there
+        if self._closes_a_batch((-1 if last[0] is None else last[0]) + len(group)):
+            return None
         prepared = self._prepare(group, last)
         if not prepared.rows:
             return prepared.results
-        if self._closes_a_batch(prepared):
-            return None
         try:
             async with self.pool.connection() as conn:  # autocommit: the call is its own transaction
                 cur = await conn.execute(_APPEND_GROUP, self._append_args(prepared, last))
@@ -765,7 +768,7 @@ class GroupCommitLog:
                     row = await cur.fetchone()
                     if row is None or not row[0]:  # the lock is held: the head cannot have moved
                         raise LogUnavailable("chain head moved under the lock")
-                    if self._closes_a_batch(prepared):
+                    if self._closes_a_batch(prepared.last[0]):
                         try:
                             async with conn.transaction():  # a savepoint: the transaction is ours
                                 _, checkpointed_end = await self._close_batches(
