@@ -157,14 +157,17 @@ class DataCentre:
         raise RuntimeError(f"gateway {self.dc} did not start")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+        """SIGINT, as a supervisor stops the gateway; an error if it had to be killed 20 s later
+        (its shutdown — the log's last checkpoint — would not have run)."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGINT)
             try:
-                self.process.wait(20)
+                process.wait(20)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        self.process = None
+                process.kill()
+                process.wait(5)
+                raise RuntimeError(f"gateway {self.dc} did not stop within 20 s of SIGINT and was killed") from None
 
 
 @dataclass
@@ -194,6 +197,13 @@ def started(workdir: Path, **kwargs: Any) -> Iterator[TwoDataCentres]:
             dc.start()
         yield dcs
     finally:
+        failures: list[RuntimeError] = []
         for dc in dcs:
-            dc.stop()
-            dc.drop_database()
+            try:
+                dc.stop()
+            except RuntimeError as exc:
+                failures.append(exc)
+            finally:
+                dc.drop_database()
+        if failures:
+            raise failures[0]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from typing import Any
 
 from moyai.gateway.server.client import GatewayClient, Sent
+from moyai.gateway.server.mtls import SHUTDOWN_GRACE
 from tests.gateway.server_kit import DataCentre, TwoDataCentres
 from tests.gateway.test_gateway_server import run
 
@@ -93,6 +95,24 @@ def test_both_logs_verify_after_both_gateways_restart(gateways: TwoDataCentres) 
     for dc in gateways:
         dc.start()
     assert run(send_via_a(gateways)).status == 200
+
+
+def test_a_gateway_stops_at_once_with_a_peer_s_idle_connection_open_and_closes_its_last_batch(
+        gateways: TwoDataCentres) -> None:
+    """a's forwarder keeps its connection to b open after a request; b's TLS goodbye on it went
+    unanswered, and b waited 30 s for it (a supervisor killed it first, without the shutdown's
+    checkpoint: the kit's ``stop`` now fails when it has to kill)."""
+    assert run(send_via_a(gateways)).status == 200
+    began = time.monotonic()
+    gateways.b.stop()
+    took = time.monotonic() - began
+    try:
+        assert took < SHUTDOWN_GRACE, f"b took {took:.1f} s to stop"
+        status, message = gateways.b.verify_log()
+        assert status == 0, message
+        assert "次のチェックポイント待ち" not in message  # the shutdown closed the partial batch
+    finally:
+        gateways.b.start()
 
 
 # -- SOAP across data centres ---------------------------------------------------------------------------
