@@ -29,7 +29,7 @@ waiting = st.lists(st.tuples(st.sampled_from(["kenpo-midori", "nenkin", "shunan-
 def _batcher(queue: list[tuple[str, str, dt.date]], max_batch: int, loop: asyncio.AbstractEventLoop,
              ) -> _ReadBatcher:
     batcher = _ReadBatcher(None, None, "352152", max_batch=max_batch)  # type: ignore[arg-type]
-    batcher._queue = [_Queued(r, n, NOW, "k0001." + "a" * 32, "352152", on, loop.create_future())
+    batcher._queue = [_Queued(r, n, NOW, "k0001." + "a" * 32, "352152", on, future=loop.create_future())
                       for r, n, on in queue]
     return batcher
 

@@ -587,7 +587,7 @@ def test_concurrent_exchanges_share_one_statement_and_each_gets_its_own_rows_onl
         # --read-batch 1: exchanges waiting at once still get a statement each
         await asyncio.gather(*[call(registry, nonces, secrets.token_hex(16), issued[a]) for a in everyone[:6]])
         batcher = registry._batchers[SHUNAN]
-        out["counts"] = (batcher.statements, batcher.exchanges)
+        out["counts"] = (batcher.statements, batcher.carried)
         return out
 
     async def at_once(nonces: pg.PgNonces, registry: pg.PgRegistry, issued: dict[str, str]) -> dict[str, Any]:
@@ -599,7 +599,7 @@ def test_concurrent_exchanges_share_one_statement_and_each_gets_its_own_rows_onl
                                        call(registry, nonces, twice, issued[everyone[1]]))
         out: dict[str, Any] = {n: seen(r) for n, r in zip(names, results, strict=True)}
         batcher = registry._batchers[SHUNAN]
-        out["counts"] = (batcher.statements, batcher.exchanges)
+        out["counts"] = (batcher.statements, batcher.carried)
         async with (await registry._pool(SHUNAN)).connection() as conn:  # the plans the tests check
             out["plans"] = (await (await conn.execute("SHOW plan_cache_mode")).fetchone() or [None])[0]
         # a statement that fails: every exchange of it gets the error; the next ones are read again

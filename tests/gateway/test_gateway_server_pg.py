@@ -296,3 +296,46 @@ def test_nonces_and_codes_on_the_pool_are_the_rows_of_the_synchronous_classes() 
     # the synchronous code service reads the very row and derives the very code
     assert CodeService(keys, DbCodeStore()).code_for(org, person) == issued
 
+
+
+def test_concurrent_issuances_share_a_statement_and_each_gets_its_person_s_one_code() -> None:
+    """Twelve first contacts at once, in one batch: new persons, one person asked three times, one
+    already known with an older key's 符号, and one whose 符号 is already another person's. Each
+    gets what it would have got alone; the statements are fewer than the issuances."""
+    from moyai.gateway.server.pg import PgCodes
+
+    keys = MemoryKeyStore()
+    keys.rotate()
+    org = f"org-{secrets.token_hex(3)}"
+    known, taken = f"known-{secrets.token_hex(3)}", f"taken-{secrets.token_hex(3)}"
+    fresh = [f"fresh-{i}-{secrets.token_hex(3)}" for i in range(7)]
+    now = dt.datetime.now(dt.UTC)
+
+    async def body(pool: Any) -> tuple[list[str | BaseException], str, tuple[int, int]]:
+        codes = PgCodes(pool, keys)
+        old = await codes.code_for(org, known)
+        keys.rotate()
+        async with pool.connection() as conn:  # the 符号 `taken` would get, already somebody else's
+            await conn.execute("INSERT INTO gateway_code (org_id, code, person_key, issued_at) VALUES (%s, %s, %s, %s)",
+                               [org, codes._derive.compute(keys.current().id, org, taken), "somebody", now])
+        before = (codes.issuer.statements, codes.issuer.carried)
+        asked = [*fresh, fresh[0], known, taken, fresh[0]]
+        results = await asyncio.gather(*(codes.code_for(org, p) for p in asked), return_exceptions=True)
+        return list(results), old, (codes.issuer.statements - before[0], codes.issuer.carried - before[1])
+
+    results, old, (statements, carried) = run(with_pool(body))
+    derive = CodeService(keys, DbCodeStore())
+    assert results[:7] == [derive.compute(keys.current().id, org, p) for p in fresh]
+    assert results[7] == results[10] == results[0]  # one person asked three times: one code
+    assert results[8] == old  # issued with the older key: that one stays
+    assert isinstance(results[9], CodeError) and str(results[9]) == "この符号はすでに別の対応で発行されています"
+    assert (statements, carried) == (1, 11)  # all were waiting when the first statement went
+    stored = dict(code_rows(org))
+    assert stored == {**{p: derive.compute(keys.current().id, org, p) for p in fresh}, known: old,
+                      "somebody": derive.compute(keys.current().id, org, taken)}
+
+
+def code_rows(org: str) -> list[tuple[str, str]]:
+    from moyai.gateway.models import GatewayCode
+
+    return list(GatewayCode.objects.filter(org_id=org).values_list("person_key", "code"))

@@ -59,7 +59,7 @@ def serve(
     registry_pool_size: Annotated[int, typer.Option(
         help="団体ごとの住民記録読み取り用接続プールの最大接続数（照会のあった団体ごと）")] = 8,
     read_batch: Annotated[int, typer.Option(
-        help="同じ団体の照会のノンス・符号・住民記録の読み取りを1つのSQL文にまとめる最大件数（1: まとめない）")] = 64,
+        help="同時に待つ照会のノンス・符号・住民記録の読み取り（同じ団体）と符号の発行を、それぞれ1つのSQL文にまとめる最大件数（1: まとめない）")] = 64,
     workers: Annotated[int, typer.Option(help="サーバープロセス数（同じポートで待ち受ける）")] = 1,
     http: Annotated[str, typer.Option(help="HTTP パーサー（auto・httptools・h11）")] = "auto",
     loop: Annotated[str, typer.Option(help="イベントループ（auto・uvloop・asyncio）")] = "auto",

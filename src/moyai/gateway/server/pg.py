@@ -32,8 +32,8 @@ import json
 import logging
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from dataclasses import dataclass, field
+from typing import Any, Final, Generic, TypeVar
 
 import orjson
 from psycopg import AsyncConnection
@@ -57,6 +57,8 @@ from .ports import PendingAccess, RegistryPort, RegistryRead
 
 __all__ = ["GroupCommitLog", "PgCodes", "PgNonces", "PgRegistry", "conninfo", "make_pool"]
 
+R = TypeVar("R")
+
 log = logging.getLogger(__name__)
 
 MAX_GROUP: Final = 256
@@ -70,14 +72,20 @@ _REMEMBER_AND_TRANSLATE: Final = (
     "AND t.person_key = f.person_key) FROM (SELECT 1) AS one LEFT JOIN gateway_code f "
     "ON f.org_id = %s AND f.code = %s")
 
-#: 符号 issuance in one statement: the new row, or else the code the organisation already has for the
-#: person (issued earlier, perhaps with an older key: that one stays). Nothing when a row committed
-#: after the statement's snapshot conflicts, or the 符号 is already another person's
-#: (:meth:`PgCodes.code_for` then reads again)
-_ISSUE_CODE: Final = (
-    "WITH ins AS (INSERT INTO gateway_code (org_id, code, person_key, issued_at) VALUES (%s, %s, %s, %s) "
-    "ON CONFLICT DO NOTHING RETURNING code) "
-    "SELECT code FROM ins UNION ALL (SELECT code FROM gateway_code WHERE org_id = %s AND person_key = %s) LIMIT 1")
+#: 符号 issuance of one or more (organisation, person) pairs in one statement (:class:`_IssueBatcher`):
+#: each new row, or else the code the organisation already has for the person (issued earlier,
+#: perhaps with an older key: that one stays). A pair asked twice in the batch is inserted once;
+#: every asker gets the one code. NULL for a pair whose row was committed after the statement's
+#: snapshot, or whose 符号 is already another person's (:meth:`PgCodes.code_for` then reads again).
+#: One array per column (``%b``), so the statement does not depend on the batch's size
+_ISSUE_CODES: Final = (
+    "WITH q AS (SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[]) "
+    "WITH ORDINALITY AS q(org_id, code, person_key, issued_at, i)), "
+    "ins AS (INSERT INTO gateway_code (org_id, code, person_key, issued_at) "
+    "SELECT DISTINCT ON (org_id, person_key) org_id, code, person_key, issued_at FROM q "
+    "ORDER BY org_id, person_key, i ON CONFLICT DO NOTHING RETURNING org_id, person_key, code) "
+    "SELECT q.i, coalesce((SELECT ins.code FROM ins WHERE ins.org_id = q.org_id AND ins.person_key = q.person_key), "
+    "(SELECT c.code FROM gateway_code c WHERE c.org_id = q.org_id AND c.person_key = q.person_key)) FROM q")
 
 #: the chain head of a log (no row when the log is empty)
 _HEAD: Final = "SELECT seq, entry_hash FROM gateway_logentry WHERE log_id = %s ORDER BY seq DESC LIMIT 1"
@@ -255,10 +263,16 @@ class PgNonces:
 class PgCodes:
     """符号 issuance and resolution over ``gateway_code`` (the derivation is :class:`CodeService`'s)."""
 
-    def __init__(self, pool: AsyncConnectionPool, keys: KeyStore) -> None:
+    def __init__(self, pool: AsyncConnectionPool, keys: KeyStore, *, issue_batch: int = 64) -> None:
         self.pool = pool
         self.keys = keys
         self._derive = CodeService(keys, MemoryCodeStore())  # only compute() and matches() are used
+        #: the issuances of concurrent exchanges share a statement (``issue_batch`` 1: one each)
+        self.issuer = _IssueBatcher(pool, max_batch=issue_batch, max_inflight=2 if issue_batch > 1 else 8)
+
+    def summary(self) -> str:
+        """The issuances so far, for the server's log at shutdown (counts only)."""
+        return f"符号 issuance: {self.issuer.carried} in {self.issuer.statements} statements"
 
     async def _one(self, sql: str, params: list[Any]) -> str | None:
         async with self.pool.connection() as conn:
@@ -299,10 +313,11 @@ class PgCodes:
 
     async def code_for(self, org_id: str, person_key: str) -> str:
         """The organisation's 符号 for the person, issued now (with the current key) if it has none:
-        one round trip either way (:data:`_ISSUE_CODE`). An exchange calls this for the provider's
-        符号 the first time a person is asked of it."""
+        one statement either way (:data:`_ISSUE_CODES`), shared with the issuances of other exchanges
+        waiting at the same time. An exchange calls this for the provider's 符号 the first time a
+        person is asked of it."""
         code = self._derive.compute(self.keys.current().id, org_id, person_key)
-        found = await self._one(_ISSUE_CODE, [org_id, code, person_key, _utcnow(), org_id, person_key])
+        found = await self.issuer.issue(org_id, code, person_key, _utcnow())
         if found is not None:
             return found
         # Issued by another process since this statement's snapshot, or the 符号 is another
@@ -329,7 +344,114 @@ class Prefetched:
 
 
 @dataclass(frozen=True)
-class _Queued:
+class _Waiting(Generic[R]):
+    """Something a :class:`_Batcher` is to put in its next statement, and where its result goes."""
+
+    future: asyncio.Future[R] = field(kw_only=True)
+
+
+W = TypeVar("W", bound=_Waiting[Any])
+
+
+class _Batcher(Generic[W, R]):
+    """Concurrent callers' statements of one kind, run as one statement for all who are waiting.
+
+    Each statement costs the gateway and the server a fixed price (psycopg's send and wait, the
+    server's wake-up, bind, executor start and commit) far above its rows, and under load many
+    callers wait for the same kind of statement at once. So they queue here, and up to
+    ``max_inflight`` drain tasks each take what is waiting (:meth:`_take`: up to ``max_batch``) into
+    one statement (:meth:`_run`) and hand every caller its own result. Alone, a caller waits for
+    nothing but its own statement. A statement fails as a whole: every caller of it gets the error,
+    as it would have got its own statement's.
+    """
+
+    def __init__(self, name: str, *, max_batch: int, max_inflight: int) -> None:
+        self.name = name
+        self.max_batch = max_batch
+        self.max_inflight = max_inflight
+        self._queue: list[W] = []
+        self._draining = 0
+        #: statements run and the callers they carried (for the server's summary and the tests)
+        self.statements = 0
+        self.carried = 0
+
+    async def _submit(self, waiting: W) -> R:
+        self._queue.append(waiting)
+        if self._draining < self.max_inflight:
+            self._draining += 1
+            asyncio.get_running_loop().create_task(self._drain(), name=self.name)
+        result: R = await waiting.future
+        return result
+
+    def _take(self) -> list[W]:
+        """The next batch: the oldest ``max_batch`` waiting."""
+        batch, self._queue = self._queue[:self.max_batch], self._queue[self.max_batch:]
+        return batch
+
+    async def _run(self, batch: list[W]) -> list[R]:
+        """One statement for the batch: one result per caller, in the batch's order."""
+        raise NotImplementedError
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                batch = self._take()
+                try:
+                    results = await self._run(batch)
+                except Exception as exc:  # each caller fails as its own statement would have
+                    for q in batch:
+                        if not q.future.done():
+                            q.future.set_exception(exc)
+                    continue
+                except BaseException:  # shutdown: nobody is answered from this batch
+                    for q in [*batch, *self._queue]:
+                        q.future.cancel()
+                    self._queue = []
+                    raise
+                self.statements += 1
+                self.carried += len(batch)
+                for q, result in zip(batch, results, strict=True):
+                    if not q.future.done():
+                        q.future.set_result(result)
+        finally:
+            self._draining -= 1
+
+
+@dataclass(frozen=True)
+class _Issue(_Waiting[str | None]):
+    """One 符号 issuance waiting for :class:`_IssueBatcher`'s next statement."""
+
+    org_id: str
+    code: str
+    person_key: str
+    issued_at: dt.datetime
+
+
+class _IssueBatcher(_Batcher[_Issue, str | None]):
+    """The 符号 issuances of concurrent exchanges (a person's first contact with a provider) in one
+    :data:`_ISSUE_CODES`: on a whole city's data one exchange in five was a first contact, each
+    with a statement of its own (``docs/performance.md``, ninth round)."""
+
+    def __init__(self, pool: AsyncConnectionPool, *, max_batch: int = 64, max_inflight: int = 2) -> None:
+        super().__init__("code-issuance", max_batch=max_batch, max_inflight=max_inflight)
+        self.pool = pool
+
+    async def issue(self, org_id: str, code: str, person_key: str, issued_at: dt.datetime) -> str | None:
+        """The stored code of (organisation, person): ``code`` if this issued it; None as in :data:`_ISSUE_CODES`."""
+        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        return await self._submit(_Issue(org_id, code, person_key, issued_at, future=future))
+
+    async def _run(self, batch: list[_Issue]) -> list[str | None]:
+        columns = [[q.org_id for q in batch], [q.code for q in batch], [q.person_key for q in batch],
+                   [q.issued_at for q in batch]]
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(_ISSUE_CODES, columns)
+            found = {int(i): code for i, code in await cur.fetchall()}
+        return [None if found.get(i) is None else str(found[i]) for i in range(1, len(batch) + 1)]
+
+
+@dataclass(frozen=True)
+class _Queued(_Waiting[list[tuple[Any, ...]]]):
     """One exchange waiting for :class:`_ReadBatcher`'s next statement."""
 
     requester: str
@@ -338,48 +460,31 @@ class _Queued:
     code: str
     to_org: str
     on: dt.date
-    future: asyncio.Future[list[tuple[Any, ...]]]
 
 
-class _ReadBatcher:
+class _ReadBatcher(_Batcher[_Queued, list[tuple[Any, ...]]]):
     """The nonce, 符号 lookup and registry read of concurrent exchanges of one 団体, in one statement.
 
     Each answered exchange needs one round trip before its reply (the nonce, the 符号 row and the
-    person's rows). Under load many are waiting for it at once, and each statement costs the
-    gateway and the server a fixed price (psycopg's send and wait, the server's wake-up, bind,
-    executor start and commit) far above its rows. So the exchanges of one 団体 queue here, and up
-    to ``max_inflight`` drain tasks each take what is waiting (up to ``max_batch``, one date, never
-    one (requester, nonce) twice) into one :data:`_BATCH_REMEMBER_TRANSLATE_READ`, and hand every
-    exchange its own rows. Alone, an exchange waits for nothing but its own statement. With
-    ``max_batch`` 1 (``--read-batch 1``) every exchange has a statement of its own, the same one.
-
-    A batch's statement fails as a whole: every exchange of it gets the error, as it would have got
-    its own statement's. The rows are only what each statement returned; nothing is used before
-    the caller checks the 符号 row (:meth:`PgRegistry.remember_and_read`).
+    person's rows), so the exchanges of one 団体 share a :data:`_BATCH_REMEMBER_TRANSLATE_READ`
+    (:class:`_Batcher`: up to ``max_batch`` of them, one date, never one (requester, nonce) twice),
+    and every exchange gets its own rows. With ``max_batch`` 1 (``--read-batch 1``) every exchange
+    has a statement of its own, the same one. The rows are only what each statement returned;
+    nothing is used before the caller checks the 符号 row (:meth:`PgRegistry.remember_and_read`).
     """
 
     def __init__(self, registry: PgRegistry, nonces: PgNonces, tenant_code: str, *, max_batch: int = 64,
                  max_inflight: int = 2) -> None:
+        super().__init__(f"registry-reads-{tenant_code}", max_batch=max_batch, max_inflight=max_inflight)
         self.registry = registry
         self.nonces = nonces
         self.tenant_code = tenant_code
-        self.max_batch = max_batch
-        self.max_inflight = max_inflight
-        self._queue: list[_Queued] = []
-        self._draining = 0
-        #: statements run and exchanges they carried (for the benchmark and the tests)
-        self.statements = 0
-        self.exchanges = 0
 
     async def read(self, requester: str, nonce: str, now: dt.datetime, code: str, to_org: str,
                    on: dt.date) -> list[tuple[Any, ...]]:
         """This exchange's rows of the statement: (source, 宛名番号 or person key, value), head first."""
         future: asyncio.Future[list[tuple[Any, ...]]] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Queued(requester, nonce, now, code, to_org, on, future))
-        if self._draining < self.max_inflight:
-            self._draining += 1
-            asyncio.get_running_loop().create_task(self._drain(), name=f"registry-reads-{self.tenant_code}")
-        return await future
+        return await self._submit(_Queued(requester, nonce, now, code, to_org, on, future=future))
 
     def _take(self) -> list[_Queued]:
         """The next batch: the oldest waiting exchange, then those after it of the same date whose
@@ -399,29 +504,7 @@ class _ReadBatcher:
         self._queue = rest
         return batch
 
-    async def _drain(self) -> None:
-        try:
-            while self._queue:
-                batch = self._take()
-                try:
-                    rows = await self._run(batch)
-                except Exception as exc:  # each exchange fails as its own statement would have
-                    for q in batch:
-                        if not q.future.done():
-                            q.future.set_exception(exc)
-                    continue
-                except BaseException:  # shutdown: nobody is answered from this batch
-                    for q in [*batch, *self._queue]:
-                        q.future.cancel()
-                    self._queue = []
-                    raise
-                for i, q in enumerate(batch, start=1):
-                    if not q.future.done():
-                        q.future.set_result(rows.get(i, []))
-        finally:
-            self._draining -= 1
-
-    async def _run(self, batch: list[_Queued]) -> dict[int, list[tuple[Any, ...]]]:
+    async def _run(self, batch: list[_Queued]) -> list[list[tuple[Any, ...]]]:
         on = batch[0].on
         registry_sql, registry_params = selectors.exchange_record_statement(self.tenant_code, _PERSON_OF_QUEUED,
                                                                             [self.tenant_code], on)
@@ -433,12 +516,10 @@ class _ReadBatcher:
                                      [*columns, *registry_params])
             fetched = await cur.fetchall()
             await self.nonces._purge(conn, max(q.now for q in batch), seen=len(batch))
-        self.statements += 1
-        self.exchanges += len(batch)
         rows: dict[int, list[tuple[Any, ...]]] = {}
         for row in fetched:
             rows.setdefault(int(row[0]), []).append(tuple(row[1:]))
-        return rows
+        return [rows.get(i, []) for i in range(1, len(batch) + 1)]
 
 
 @functools.lru_cache(maxsize=1024)
@@ -489,7 +570,7 @@ class PgRegistry:
     def summary(self) -> str:
         """The reads so far, for the server's log at shutdown (counts only)."""
         statements = sum(b.statements for b in self._batchers.values())
-        exchanges = sum(b.exchanges for b in self._batchers.values())
+        exchanges = sum(b.carried for b in self._batchers.values())
         return (f"registry reads: {self.fast} on the pool, {self.slow} by the full rules; "
                 f"{exchanges} in {statements} batched statements")
 

@@ -66,7 +66,8 @@ class GatewayConfig:
     #: connections of each hosted 団体's registry pool (opened on its first read)
     registry_pool_size: int = 8
     #: the most exchanges of one 団体 whose nonce, 符号 lookup and registry read share one statement
-    #: (``PgRegistry.read_batch``; 1: one statement per exchange)
+    #: (``PgRegistry.read_batch``; 1: one statement per exchange), and the most 符号 issuances in one
+    #: statement (``PgCodes``' issue_batch)
     read_batch: int = 64
     registry_threads: int = 8
     keep_alive: int = 5
@@ -103,8 +104,8 @@ def build_app(config: GatewayConfig) -> GatewayApp:
         pool = make_pool(db, min_size=min(4, config.pool_size), max_size=config.pool_size, deferred_commit=True)
         log_pool = make_pool(db, min_size=1, max_size=2, name="moyai-gateway-log")
         group_log = GroupCommitLog(log_pool, log_id, log_signer, batch_size=config.batch_size)
-        codes = PgCodes(pool, code_keys)
-        nonces, log_port = PgNonces(pool, DEFAULT_WINDOW, codes=codes), group_log
+        pg_codes = PgCodes(pool, code_keys, issue_batch=config.read_batch)
+        codes, nonces, log_port = pg_codes, PgNonces(pool, DEFAULT_WINDOW, codes=pg_codes), group_log
         pg_registry = PgRegistry(db, registry, max_size=config.registry_pool_size, read_batch=config.read_batch)
         registry = pg_registry
 
@@ -113,7 +114,7 @@ def build_app(config: GatewayConfig) -> GatewayApp:
             await log_pool.open(wait=True, timeout=10)
 
         async def close_ports() -> None:
-            log.info("%s; %s", group_log.summary(), pg_registry.summary())
+            log.info("%s; %s; %s", group_log.summary(), pg_registry.summary(), pg_codes.summary())
             await group_log.close()
             await pg_registry.close()
             await pool.close()
