@@ -320,7 +320,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="moyai-bench-gw-") as tmp:
         work = Path(tmp)
         pki = init_pki(work / "pki")
-        dc = DataCentre("a", pki, work, batch_size=256,
+        dc = DataCentre("a", pki, work, batch_size=256, label="bench",
                         serve_args=("--registry-threads", str(args.registry_threads), "--workers", str(args.workers),
                                     "--read-batch", str(args.read_batch), "--http", args.http, "--loop", args.loop),
                         command_prefix=(sys.executable, "-m", "cProfile", "-o", args.profile) if args.profile else ())

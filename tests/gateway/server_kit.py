@@ -64,6 +64,10 @@ class DataCentre:
     seed_report: str = ""
     batch_size: int = 4
     serve_args: tuple[str, ...] = ()
+    #: in the database's name, for a data centre beside the session's two (``gateways``): a test
+    #: that made its own "a" under the same name dropped the running gateway a's database, whose
+    #: stop then hung on its log pool until it was killed at the session's end
+    label: str = ""
     #: run the server under this (e.g. ``python -m cProfile -o out``; bench/gateway.py --profile)
     command_prefix: tuple[str, ...] = ()
 
@@ -95,7 +99,8 @@ class DataCentre:
             from moyai.platform.tenancy.pgroles import ensure_roles
 
             ensure_roles()  # the benchmark runs without the test session that creates them
-            self.db_name = f"{os.environ.get('MOYAI_PG_TEST_NAME', 'test_moyai')}_dc{self.dc}"
+            self.db_name = f"{os.environ.get('MOYAI_PG_TEST_NAME', 'test_moyai')}_dc{self.dc}" + (
+                f"_{self.label}" if self.label else "")
             with psycopg.connect(superuser_dsn(), autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
                 conn.execute(f'CREATE DATABASE "{self.db_name}" OWNER moyai_owner')

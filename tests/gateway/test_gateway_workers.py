@@ -31,7 +31,7 @@ def _children(pid: int) -> list[int]:
 
 def test_two_worker_processes_answer_on_one_port_and_keep_one_verifiable_chain(tmp_path: Path) -> None:
     pki = init_pki(tmp_path / "pki")
-    dc = DataCentre("a", pki, tmp_path, batch_size=4, serve_args=("--workers", "2"))
+    dc = DataCentre("a", pki, tmp_path, batch_size=4, serve_args=("--workers", "2"), label="workers")
     dc.peer_port = dc.port + 1  # no data centre b here
     dc.create_database(3)
     try:
