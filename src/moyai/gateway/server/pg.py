@@ -62,6 +62,10 @@ R = TypeVar("R")
 log = logging.getLogger(__name__)
 
 MAX_GROUP: Final = 256
+#: seconds an exchange waits for a pool connection before it is answered 503 (psycopg's default, 30 s,
+#: outlasted the clients' own timeouts when the database could not be reached; under load a
+#: connection is free within milliseconds)
+POOL_WAIT: Final = 5.0
 TENANT_CODE: Final = re.compile(r"[0-9]{6}")
 
 #: the nonce insert and the 符号 lookup of :meth:`PgCodes.translate` in one statement (one row always)
@@ -191,7 +195,7 @@ def make_pool(db: Mapping[str, Any], *, min_size: int = 4, max_size: int = 16, d
     if settings:
         kwargs["options"] = " ".join(filter(None, [kwargs.get("options"), *settings]))
     pool: AsyncConnectionPool = AsyncConnectionPool("", kwargs=kwargs, min_size=min_size, max_size=max_size,
-                                                    open=False, name=name, configure=_configure)
+                                                    open=False, name=name, configure=_configure, timeout=POOL_WAIT)
     return pool
 
 
