@@ -375,6 +375,8 @@ class _Batcher(Generic[W, R]):
         self.max_inflight = max_inflight
         self._queue: list[W] = []
         self._draining = 0
+        #: the running drain tasks: the event loop keeps only weak references to tasks
+        self._tasks: set[asyncio.Task[None]] = set()
         #: statements run and the callers they carried (for the server's summary and the tests)
         self.statements = 0
         self.carried = 0
@@ -383,7 +385,9 @@ class _Batcher(Generic[W, R]):
         self._queue.append(waiting)
         if self._draining < self.max_inflight:
             self._draining += 1
-            asyncio.get_running_loop().create_task(self._drain(), name=self.name)
+            task = asyncio.get_running_loop().create_task(self._drain(), name=self.name)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         result: R = await waiting.future
         return result
 
