@@ -1,6 +1,7 @@
 """The gateway's database goes away under it: every message is answered at once with a clear,
-retryable 503 (no 500, no wait of the pool's 30 s past the client's timeout), nothing is logged as
-provided, and the gateway still stops promptly."""
+retryable 503 in its own protocol (a problem for REST, a signed Fault for SOAP; no 500, no wait of
+the pool's 30 s past the client's timeout), nothing is logged as provided, and the gateway still
+stops promptly."""
 
 from __future__ import annotations
 
@@ -36,6 +37,19 @@ def test_without_its_database_the_gateway_answers_503_retryable_at_once_and_stil
         finally:
             await client.close()
 
+    async def send_soap() -> tuple[int, dict[str, str], bytes]:
+        from moyai.gateway.adapters import soap
+
+        client = GatewayClient(pki, "kenpo-midori", dc.url, timeout=POOL_WAIT + 5)
+        try:
+            key_id, key = pki.xml_key("kenpo-midori")
+            request = client.request("352152", str(dc.residents[0]["codes"]["kenpo-midori"]))
+            body = soap.render_request(request, soap.XmlSigningKey("kenpo-midori", key_id, key))
+            r = await client.post(body, "/soap", soap.CONTENT_TYPE)
+            return r.status_code, dict(r.headers), r.content
+        finally:
+            await client.close()
+
     try:
         dc.start()
         assert run(send()).status == 200
@@ -51,8 +65,19 @@ def test_without_its_database_the_gateway_answers_503_retryable_at_once_and_stil
             assert sent.headers["retry-after"] == "5"
             problem = json.loads(sent.reply)
             assert (problem["code"], problem["retryable"]) == ("database_unavailable", True)
+            assert problem["in_reply_to"] == sent.request.message_id  # answered by the service, not the backstop
             assert problem["title"] == "ゲートウェイのデータベースに接続できません"
             assert "提供されていません" in problem["detail"] and "再送" in problem["detail"]
+        # a SOAP peer gets a Fault in its own protocol, signed by this gateway
+        from moyai.gateway.adapters import soap
+
+        status, headers, reply = run(send_soap())
+        assert (status, headers["retry-after"], headers["content-type"]) == (503, "5", soap.CONTENT_TYPE)
+        signer, response = soap.open_reply(reply, soap.XmlPeers(pki.xml_certificates()))
+        assert signer == "gateway-a"
+        assert (response.status, response.code, response.retryable, response.items) == (
+            "unavailable", "database_unavailable", True, {})
+        assert "提供されていません" in response.reason_ja
         began = time.monotonic()
         dc.stop()  # raises if it had to be killed
         assert time.monotonic() - began < 15

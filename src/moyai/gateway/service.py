@@ -54,12 +54,13 @@ class RefusalCode:
     NOT_HELD: Final = "not_held"
     CODE_MISMATCH: Final = "code_mismatch"
     LOG_UNAVAILABLE: Final = "log_unavailable"
+    DATABASE_UNAVAILABLE: Final = "database_unavailable"  # the gateway's database could not be reached
 
 
 #: HTTP status of a reply by response code (default: 200 provided / not found, 403 other refusals)
 HTTP_STATUS: Final = {RefusalCode.FORGED: 401, RefusalCode.REQUESTER_MISMATCH: 401, RefusalCode.EXPIRED: 401,
                       RefusalCode.MALFORMED: 400, RefusalCode.REPLAYED: 409, RefusalCode.CODE_MISMATCH: 500,
-                      RefusalCode.LOG_UNAVAILABLE: 503}
+                      RefusalCode.LOG_UNAVAILABLE: 503, RefusalCode.DATABASE_UNAVAILABLE: 503}
 
 
 def compose_response(requester: str, provider: str, affair: str | None, message_id: str | None,

@@ -27,11 +27,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-from django.db.utils import InterfaceError as DjangoInterfaceError
-from django.db.utils import OperationalError as DjangoOperationalError
-from psycopg import OperationalError as PgOperationalError
-
-from .exchange import PROBLEM_CONTENT_TYPE, RETRY_AFTER_SECONDS, GatewayService, HttpReply
+from .exchange import (
+    DATABASE_DOWN_DETAIL,
+    DATABASE_DOWN_LOG,
+    DATABASE_DOWN_TITLE,
+    DATABASE_ERRORS,
+    PROBLEM_CONTENT_TYPE,
+    RETRY_AFTER_SECONDS,
+    GatewayService,
+    HttpReply,
+    RefusalCode,
+    problem_document,
+)
 from .mtls import MtlsH11Protocol, client_cn
 
 __all__ = ["GatewayApp", "MountedAdapter", "MtlsH11Protocol", "client_cn"]
@@ -66,28 +73,18 @@ class MountedAdapter:
     content_type: str
 
 
-def _problem(status: int, code: str, title: str, *, detail: str | None = None, retryable: bool | None = None,
-             headers: tuple[tuple[str, str], ...] = ()) -> HttpReply:
-    problem: dict[str, Any] = {"type": f"urn:moyai:gateway:{code}", "title": title, "status": status, "code": code}
-    if detail is not None:
-        problem["detail"] = detail
-    if retryable is not None:
-        problem["retryable"] = retryable
-    body = json.dumps(problem, ensure_ascii=False).encode("utf-8")
-    return HttpReply(status, body, PROBLEM_CONTENT_TYPE, None, headers)
-
-
-#: the database could not be reached or answered with a connection failure (server down, restarting,
-#: the pool's wait exhausted, SQLite locked): the message was not answered, and may be sent again
-DATABASE_ERRORS: Final = (PgOperationalError, DjangoOperationalError, DjangoInterfaceError)
+def _problem(status: int, code: str, title: str) -> HttpReply:
+    body = json.dumps({"type": f"urn:moyai:gateway:{code}", "title": title, "status": status, "code": code},
+                      ensure_ascii=False).encode("utf-8")
+    return HttpReply(status, body, PROBLEM_CONTENT_TYPE, None)
 
 
 def database_unavailable() -> HttpReply:
-    """503 ``database_unavailable``: nothing was provided, nothing logged as provided; retryable."""
-    return _problem(503, "database_unavailable", "ゲートウェイのデータベースに接続できません",
-                    detail=f"照会は処理されず、提供されていません。{RETRY_AFTER_SECONDS}秒以上待ってから、"
-                           "新しいメッセージ（新しいノンスと時刻）で再送してください。",
-                    retryable=True, headers=(("retry-after", str(RETRY_AFTER_SECONDS)),))
+    """503 ``database_unavailable`` for a message the service could not even read into a request
+    (the service answers the others in their own protocol): nothing provided, nothing logged."""
+    body = problem_document(503, RefusalCode.DATABASE_UNAVAILABLE, DATABASE_DOWN_TITLE, DATABASE_DOWN_DETAIL,
+                            retryable=True)
+    return HttpReply(503, body, PROBLEM_CONTENT_TYPE, None, (("retry-after", str(RETRY_AFTER_SECONDS)),))
 
 
 class GatewayApp:
@@ -134,7 +131,7 @@ class GatewayApp:
                 else:
                     reply = await self._adapter(self.adapters[path.lstrip("/")], body, cn)
             except DATABASE_ERRORS as exc:  # the error's text may hold statement parameters: not logged
-                log.error("データベースに接続できないため照会に応答できません（%s）", type(exc).__name__)
+                log.error(DATABASE_DOWN_LOG, type(exc).__name__)
                 reply = database_unavailable()
             await self._send(send, reply)
             return

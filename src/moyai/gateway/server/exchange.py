@@ -29,6 +29,9 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import httpx
+from django.db.utils import InterfaceError as DjangoInterfaceError
+from django.db.utils import OperationalError as DjangoOperationalError
+from psycopg import OperationalError as PgOperationalError
 
 from ..domain import jws
 from ..domain.codes import CodeError
@@ -71,6 +74,13 @@ PEER_FAILED: Final = "peer_failed"
 FORWARD: Final = "forward"  # log-entry kind of a request relayed to the other data centre
 PROBLEM_CONTENT_TYPE: Final = "application/problem+json"
 RETRY_AFTER_SECONDS: Final = 5
+#: the database could not be reached or cut the connection (server down or restarting, the pool's
+#: wait exhausted, SQLite locked): the message was not answered and may be sent again
+DATABASE_ERRORS: Final = (PgOperationalError, DjangoOperationalError, DjangoInterfaceError)
+DATABASE_DOWN_LOG: Final = "データベースに接続できないため照会に応答できません（%s）"
+DATABASE_DOWN_TITLE: Final = "ゲートウェイのデータベースに接続できません"
+DATABASE_DOWN_DETAIL: Final = (f"照会は処理されず、提供されていません。{RETRY_AFTER_SECONDS}秒以上待ってから、"
+                               "新しいメッセージ（新しいノンスと時刻）で再送してください。")
 _STATUS: Final = {**HTTP_STATUS, CERTIFICATE_MISMATCH: 401}
 
 
@@ -163,7 +173,7 @@ class Forwarder:
         await self.client.aclose()
 
 
-def _problem(status: int, code: str, title: str, detail: str, **extra: Any) -> bytes:
+def problem_document(status: int, code: str, title: str, detail: str, **extra: Any) -> bytes:
     """An RFC 9457 problem document (Japanese title and detail)."""
     doc = {"type": f"urn:moyai:gateway:{code}", "title": title, "status": status, "detail": detail, "code": code,
            **extra}
@@ -257,6 +267,18 @@ class GatewayService:
 
     async def handle(self, raw: bytes, request: ExchangeRequest, authenticated_org: str, *,
                      relayed: bool = False, wire: Wire | None = None) -> HttpReply:
+        """An authenticated request, answered in its protocol. When the database cannot be reached,
+        503 ``database_unavailable`` (retryable; a SOAP Fault on ``/soap``): nothing was provided,
+        and nothing is in the exchange log (there is nowhere to write it)."""
+        try:
+            return await self._handle(raw, request, authenticated_org, relayed=relayed, wire=wire)
+        except DATABASE_ERRORS as exc:  # the error's text may hold statement parameters: not logged
+            log.error(DATABASE_DOWN_LOG, type(exc).__name__)
+            return self._unavailable(request, RefusalCode.DATABASE_UNAVAILABLE, DATABASE_DOWN_TITLE,
+                                     DATABASE_DOWN_DETAIL, wire or self.rest)
+
+    async def _handle(self, raw: bytes, request: ExchangeRequest, authenticated_org: str, *,
+                      relayed: bool = False, wire: Wire | None = None) -> HttpReply:
         async def refuse(code: str, reason: str, basis_id: str | None = None,
                          items: Iterable[str] = request.items) -> HttpReply:
             return await self._finish(raw, request.requester, request.provider, request.affair, tuple(items),
@@ -401,7 +423,7 @@ class GatewayService:
             retryable = outcome == Outcome.UNAVAILABLE
             if wire.problems:
                 content_type = PROBLEM_CONTENT_TYPE
-                body = _problem(status, code, title, detail, retryable=retryable, in_reply_to=request.message_id,
+                body = problem_document(status, code, title, detail, retryable=retryable, in_reply_to=request.message_id,
                                 data_centre=dc)
             else:  # a signed response of this gateway (a SOAP Fault), as for any other failure
                 content_type = wire.content_type
@@ -420,21 +442,22 @@ class GatewayService:
                 outcome=outcome, request_digest=body_digest(raw), response_digest=body_digest(body),
                 basis_id=decision.basis_id, message_id=request.message_id, kind=FORWARD, time=self.clock())
         except LogUnavailable as exc:
-            return self._log_unavailable(request, str(exc), wire)
+            return self._unavailable(request, RefusalCode.LOG_UNAVAILABLE, "情報連携ログに記録できません", str(exc), wire)
         headers = (("retry-after", str(RETRY_AFTER_SECONDS)),) if status == 503 else ()
         return HttpReply(status, body, content_type, entry.seq, headers)
 
     # -- log, then answer ---------------------------------------------------------------------------
 
-    def _log_unavailable(self, request: ExchangeRequest, reason_ja: str, wire: Wire) -> HttpReply:
+    def _unavailable(self, request: ExchangeRequest, code: str, title: str, reason_ja: str, wire: Wire) -> HttpReply:
+        """503, retryable, carrying no data and in no log entry: a problem, or (``wire.problems``
+        false: SOAP) the wire's signed response with status ``unavailable``."""
         retry = (("retry-after", str(RETRY_AFTER_SECONDS)),)
         if not wire.problems:
             body = wire.encode(compose_response(
                 request.requester, request.provider, request.affair, request.message_id, request, Outcome.UNAVAILABLE,
-                RefusalCode.LOG_UNAVAILABLE, reason_ja, None, (), self.clock()))
+                code, reason_ja, None, (), self.clock()))
             return HttpReply(503, body, wire.content_type, None, retry)
-        body = _problem(503, RefusalCode.LOG_UNAVAILABLE, "情報連携ログに記録できません", reason_ja,
-                        retryable=True, in_reply_to=request.message_id)
+        body = problem_document(503, code, title, reason_ja, retryable=True, in_reply_to=request.message_id)
         return HttpReply(503, body, PROBLEM_CONTENT_TYPE, None, retry)
 
     async def _finish(self, raw: bytes, requester: str, provider: str, affair: str | None, items: tuple[str, ...],
