@@ -423,8 +423,8 @@ class GatewayService:
             retryable = outcome == Outcome.UNAVAILABLE
             if wire.problems:
                 content_type = PROBLEM_CONTENT_TYPE
-                body = problem_document(status, code, title, detail, retryable=retryable, in_reply_to=request.message_id,
-                                data_centre=dc)
+                body = problem_document(status, code, title, detail, retryable=retryable,
+                                        in_reply_to=request.message_id, data_centre=dc)
             else:  # a signed response of this gateway (a SOAP Fault), as for any other failure
                 content_type = wire.content_type
                 body = wire.encode(compose_response(
