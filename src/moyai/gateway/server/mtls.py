@@ -20,6 +20,7 @@ busy one is closed after its response, as uvicorn does, but dropped if it is sti
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any, Final
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -58,7 +59,7 @@ def _with_client_cn(protocol: Any, transport: asyncio.Transport) -> None:
     protocol.app_state = {**protocol.app_state, "tls_client_cn": cn}
 
 
-def _shutdown(protocol: Any, graceful: Any) -> None:
+def _shutdown(protocol: Any, graceful: Callable[[], None]) -> None:
     """The server is stopping: drop an idle (or already closing) connection at once; let a busy one
     finish its response (uvicorn's ``shutdown``), and drop it after :data:`SHUTDOWN_GRACE` seconds."""
     transport: asyncio.Transport = protocol.transport

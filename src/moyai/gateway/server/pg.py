@@ -272,7 +272,9 @@ class PgCodes:
         self.keys = keys
         self._derive = CodeService(keys, MemoryCodeStore())  # only compute() and matches() are used
         #: the issuances of concurrent exchanges share a statement (``issue_batch`` 1: one each)
-        self.issuer = _IssueBatcher(pool, max_batch=issue_batch, max_inflight=2 if issue_batch > 1 else 8)
+        #: (``issue_batch`` 1: as many statements at once as the pool has connections, as the reads do)
+        self.issuer = _IssueBatcher(pool, max_batch=issue_batch,
+                                    max_inflight=2 if issue_batch > 1 else pool.max_size)
 
     def summary(self) -> str:
         """The issuances so far, for the server's log at shutdown (counts only)."""
